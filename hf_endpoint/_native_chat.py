@@ -1,0 +1,328 @@
+"""Chat over the native route (``/generate``): client-side prompt formatting, tools and JSON via TGI's grammar.
+
+This route works with any TGI that has ``/generate`` (and grammar support, 1.4.1+, for tools and JSON), also when
+the server has no chat template or no tool support. The model is asked, and constrained by a JSON-schema
+grammar, to answer ``{"function": {"name": <tool>, "arguments": {...}}}``; with ``tool_choice="auto"`` a
+``no_tool`` alternative carries a plain answer instead.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from ._chat_route import finish_message, new_id, tool_call
+from ._errors import IncompleteStreamError, InvalidRequestError, ResponseError
+from ._params import normalize_stop, text_of
+from ._protocol import StopTrimmer, error_from_event, normalize_finish_reason, parse_json
+from ._templates import ChatTemplate
+from ._types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatMessage,
+    Choice,
+    ChoiceDelta,
+    ChoiceDeltaFunction,
+    ChoiceDeltaToolCall,
+    ChoiceLogprobs,
+    ChunkChoice,
+    GenerateResponse,
+    StreamResponse,
+    Token,
+    TokenLogprob,
+    TopLogprob,
+    Usage,
+)
+
+__all__ = ["NativeChatPlan", "NativeChatStreamConverter", "build_native_chat", "native_chat_completion"]
+
+NO_TOOL = "no_tool"
+
+_GENERATE_FROM_CHAT = ("temperature", "top_p", "seed", "frequency_penalty", "top_k", "repetition_penalty",
+                       "typical_p", "truncate", "watermark", "adapter_id", "do_sample")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NativeChatPlan:
+    prompt: str
+    parameters: dict[str, Any]
+    tools_mode: bool
+    strip: tuple[str, ...]
+    want_logprobs: bool
+    model: str
+
+
+def _tool_prompt(tools: list[dict[str, Any]], auto: bool, custom: str | None) -> str:
+    specs = json.dumps([t["function"] for t in tools], ensure_ascii=False)
+    text = custom or (
+        "You can call these tools (JSON schema of their arguments given):\n"
+        f"{specs}\n"
+        'To call a tool, answer only with JSON: {"function": {"name": <tool name>, "arguments": {...}}}.'
+    )
+    if custom:
+        text = f"{custom}\n{specs}"
+    if auto:
+        fallback = {"function": {"name": NO_TOOL, "arguments": {"content": "<your answer>"}}}
+        text += f" If no tool fits, answer {json.dumps(fallback)}."
+    return text
+
+
+def tool_grammar(tools: list[dict[str, Any]], *, auto: bool, answer_first: bool) -> dict[str, Any]:
+    """The JSON-schema grammar that forces a call to one of ``tools`` (or, with ``auto``, a plain answer)."""
+    alternatives = [
+        {
+            "type": "object",
+            "properties": {"name": {"enum": [t["function"]["name"]]}, "arguments": t["function"]["parameters"]},
+            "required": ["name", "arguments"],
+        }
+        for t in tools
+    ]
+    if auto:
+        answer = {
+            "type": "object",
+            "properties": {
+                "name": {"enum": [NO_TOOL]},
+                "arguments": {"type": "object", "properties": {"content": {"type": "string"}}, "required": ["content"]},
+            },
+            "required": ["name", "arguments"],
+        }
+        # After a tool result the natural next step is an answer: offer it first.
+        alternatives = [answer, *alternatives] if answer_first else [*alternatives, answer]
+    function = alternatives[0] if len(alternatives) == 1 else {"anyOf": alternatives}
+    return {"type": "json", "value": {"type": "object", "properties": {"function": function}, "required": ["function"]}}
+
+
+def build_native_chat(
+    messages: list[dict[str, Any]],
+    params: Mapping[str, Any],
+    *,
+    template: ChatTemplate,
+    tools: list[dict[str, Any]] | None,
+    tool_choice: str | dict[str, Any] | None,
+    grammar: dict[str, Any] | None,
+    max_stop_sequences: int | None,
+    model: str,
+) -> NativeChatPlan:
+    if params.get("presence_penalty"):
+        raise InvalidRequestError(
+            "presence_penalty has no equivalent on TGI's /generate; use repetition_penalty or frequency_penalty, "
+            "or route='chat'"
+        )
+    if (params.get("n") or 1) != 1:
+        raise InvalidRequestError("TGI returns one choice per request: n must be 1 (send several requests instead)")
+    if params.get("logit_bias"):
+        raise InvalidRequestError("TGI does not support logit_bias")
+    parameters: dict[str, Any] = {"details": True}
+    for name in _GENERATE_FROM_CHAT:
+        if params.get(name) is not None:
+            parameters[name] = params[name]
+    if params.get("max_tokens") is not None:
+        parameters["max_new_tokens"] = params["max_tokens"]
+    want_logprobs = bool(params.get("logprobs"))
+    if params.get("top_logprobs"):
+        parameters["top_n_tokens"] = params["top_logprobs"]
+    user_stops = normalize_stop(params.get("stop"), None) or []
+    room = (max_stop_sequences or 4) - len(user_stops)
+    if room < 0:
+        raise InvalidRequestError(f"stop: this server accepts at most {max_stop_sequences} stop sequences")
+    stops = user_stops + [s for s in template.stop if s not in user_stops][:room]
+    if stops:
+        parameters["stop"] = stops
+
+    use_tools = bool(tools) and tool_choice != "none"
+    if use_tools and grammar is not None:
+        raise InvalidRequestError("tools and response_format cannot be combined (TGI: mutually exclusive)")
+    messages = [dict(m, content=text_of(m["content"])) if "content" in m else dict(m) for m in messages]
+    render_tools = None
+    if use_tools:
+        assert tools is not None
+        chosen = tools
+        if isinstance(tool_choice, Mapping):
+            chosen = [t for t in tools if t["function"]["name"] == tool_choice["function"]["name"]]
+        auto = tool_choice in (None, "auto")
+        after_tool = messages[-1]["role"] == "tool"
+        parameters["grammar"] = tool_grammar(chosen, auto=auto, answer_first=auto and after_tool)
+        if template.uses_tools:
+            render_tools = chosen
+        else:
+            prompt_text = _tool_prompt(chosen, auto, params.get("tool_prompt"))
+            for m in reversed(messages):
+                if m["role"] in ("user", "tool"):
+                    m["content"] = f"{m['content']}\n\n{prompt_text}"
+                    break
+    elif grammar is not None:
+        parameters["grammar"] = grammar
+    extra = params.get("extra_body")
+    if extra:
+        parameters.update(extra)
+    prompt = template.render(messages, tools=render_tools, add_generation_prompt=True)
+    return NativeChatPlan(
+        prompt=prompt,
+        parameters=parameters,
+        tools_mode=use_tools,
+        strip=tuple(stops),
+        want_logprobs=want_logprobs,
+        model=model,
+    )
+
+
+def _logprob(token: Token, top: list[Token] | None) -> TokenLogprob:
+    return TokenLogprob(
+        token=token.text,
+        logprob=token.logprob,
+        id=token.id,
+        top_logprobs=[TopLogprob(token=t.text, logprob=t.logprob) for t in top or ()],
+    )
+
+
+def _parse_tool_output(text: str) -> tuple[str, str] | None:
+    """(name, arguments JSON) of a generated tool call, or None if the text is not one."""
+    try:
+        doc = json.loads(text)
+        fn = doc["function"]
+        name, args = fn["name"], fn.get("arguments", {})
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(name, str):
+        return None
+    return name, json.dumps(args, ensure_ascii=False)
+
+
+def _message_from_text(text: str, plan: NativeChatPlan, finish: str | None) -> ChatMessage:
+    if plan.tools_mode:
+        parsed = _parse_tool_output(text)
+        if parsed is not None:
+            name, args = parsed
+            if name == NO_TOOL:
+                content = json.loads(args).get("content", "")
+                return ChatMessage(content=content if isinstance(content, str) else json.dumps(content))
+            return ChatMessage(tool_calls=[tool_call(name, args, "0")])
+        if finish != "length":
+            raise ResponseError(f"the model's tool call is not valid JSON: {text[:200]!r}")
+    return ChatMessage(content=text)
+
+
+def native_chat_completion(resp: GenerateResponse, plan: NativeChatPlan) -> ChatCompletion:
+    details = resp.details
+    finish = details.finish_reason if details else None
+    message, reason = finish_message(_message_from_text(resp.generated_text, plan, finish), finish, plan.strip)
+    logprobs = None
+    if plan.want_logprobs and details is not None:
+        tops = details.top_tokens or []
+        logprobs = ChoiceLogprobs(
+            content=[
+                _logprob(tok, tops[i] if i < len(tops) else None)
+                for i, tok in enumerate(details.tokens)
+                if not tok.special
+            ]
+        )
+    completion_tokens = details.generated_tokens if details else 0
+    prompt_tokens = resp.prompt_tokens or 0
+    return ChatCompletion(
+        id=new_id(),
+        created=int(time.time()),
+        model=plan.model,
+        choices=[Choice(message=message, finish_reason=reason, logprobs=logprobs)],
+        usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                    total_tokens=prompt_tokens + completion_tokens),
+        request_id=resp.request_id,
+        route="generate",
+    )  # fmt: skip
+
+
+class NativeChatStreamConverter:
+    """``/generate_stream`` events -> :class:`ChatCompletionChunk` objects (text streamed token by token; a tool
+    call is sent whole once its JSON is complete)."""
+
+    def __init__(self, plan: NativeChatPlan, *, request_id: str | None = None, url: str | None = None) -> None:
+        self.plan = plan
+        self.id = new_id()
+        self.created = int(time.time())
+        self.done = False
+        self.events = 0
+        self._trimmer = StopTrimmer(plan.strip)
+        self._url = url
+        self._request_id = request_id
+
+    def _chunk(self, delta: ChoiceDelta, finish: str | None = None, logprobs: ChoiceLogprobs | None = None,
+               usage: Usage | None = None) -> ChatCompletionChunk:  # fmt: skip
+        choices = [] if usage is not None else [
+            ChunkChoice.model_construct(index=0, delta=delta, finish_reason=finish, logprobs=logprobs)
+        ]  # fmt: skip
+        return ChatCompletionChunk.model_construct(
+            id=self.id, object="chat.completion.chunk", created=self.created, model=self.plan.model,
+            system_fingerprint=None, choices=choices, usage=usage,
+        )  # fmt: skip
+
+    def feed(self, data: bytes) -> list[ChatCompletionChunk]:
+        if self.done:
+            return []
+        event = parse_stream_event(data, request_id=self._request_id, url=self._url)
+        self.events += 1
+        out: list[ChatCompletionChunk] = []
+        token = event.token
+        if not self.plan.tools_mode:
+            piece = "" if token.special else self._trimmer.feed(token.text)
+            lp = None
+            if self.plan.want_logprobs and not token.special:
+                lp = ChoiceLogprobs.model_construct(content=[_logprob(token, event.top_tokens)])
+            if piece or lp is not None:
+                out.append(self._chunk(ChoiceDelta.model_construct(role="assistant", content=piece, tool_calls=None),
+                                       logprobs=lp))  # fmt: skip
+        if event.generated_text is None:
+            return out
+        self.done = True
+        details = event.details
+        finish = details.finish_reason if details else None
+        if self.plan.tools_mode:
+            message, reason = finish_message(_message_from_text(event.generated_text, self.plan, finish), finish,
+                                             self.plan.strip)  # fmt: skip
+            if message.tool_calls:
+                calls = [
+                    ChoiceDeltaToolCall(index=i, id=c.id, function=ChoiceDeltaFunction(name=c.function.name,
+                                                                                      arguments=c.function.arguments))
+                    for i, c in enumerate(message.tool_calls)
+                ]  # fmt: skip
+                out.append(self._chunk(ChoiceDelta(role="assistant", tool_calls=calls)))
+            else:
+                out.append(self._chunk(ChoiceDelta(role="assistant", content=message.content or "")))
+        else:
+            reason = normalize_finish_reason(finish) or "stop"
+            out.append(self._chunk(ChoiceDelta(role="assistant", content=self._trimmer.finish())))
+        out.append(self._chunk(ChoiceDelta(role="assistant", content=""), finish=reason))
+        prompt_tokens = (details.input_length if details else None) or 0
+        completion = details.generated_tokens if details else self.events
+        out.append(self._chunk(ChoiceDelta(), usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion,
+                                                          total_tokens=prompt_tokens + completion)))  # fmt: skip
+        return out
+
+    def finish(self) -> list[ChatCompletionChunk]:
+        if not self.done:
+            raise IncompleteStreamError(
+                f"the stream ended after {self.events} tokens without its final event; the answer is incomplete",
+                url=self._url, request_id=self._request_id,
+            )  # fmt: skip
+        return []
+
+
+def parse_stream_event(data: bytes, *, request_id: str | None, url: str | None) -> StreamResponse:
+    """One ``/generate_stream`` event; an error event (checked first) raises its mapped exception."""
+    if b'"error"' not in data:
+        try:
+            return StreamResponse.model_validate_json(data)
+        except ValidationError:
+            pass
+    doc = parse_json(data, "stream event", url)
+    if isinstance(doc, Mapping):
+        err = error_from_event(doc, request_id=request_id, url=url)
+        if err is not None:
+            raise err
+    try:
+        return StreamResponse.model_validate(doc)
+    except ValidationError as exc:
+        raise ResponseError(f"unexpected stream event shape: {exc.errors()[:2]}", url=url) from exc

@@ -1,0 +1,311 @@
+"""Typed results: TGI's native shapes and the OpenAI-shaped chat result both routes map to.
+
+Every model ignores unknown fields and treats missing keys as null, so that responses from any TGI version
+(PROTOCOL.md §11) and from OpenAI-compatible engines parse. Validators normalise the known version drift.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ._render import render_chat_completion_html
+
+__all__ = [
+    "BestOfSequence",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatMessage",
+    "Choice",
+    "ChoiceDelta",
+    "ChoiceDeltaFunction",
+    "ChoiceDeltaToolCall",
+    "ChoiceLogprobs",
+    "ChunkChoice",
+    "Details",
+    "FunctionCall",
+    "GenerateResponse",
+    "Info",
+    "StreamDetails",
+    "StreamResponse",
+    "Token",
+    "TokenLogprob",
+    "TokenizedToken",
+    "ToolCall",
+    "TopLogprob",
+    "Usage",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+# --------------------------------------------------------------------------------------------- native route
+
+
+class Token(_Model):
+    """One token with its log-probability (``None`` when the server sent NaN or nothing)."""
+
+    id: int
+    text: str
+    logprob: float | None = None
+    special: bool = False
+
+
+class BestOfSequence(_Model):
+    generated_text: str
+    finish_reason: str
+    generated_tokens: int
+    seed: int | None = None
+    prefill: list[Token] = Field(default_factory=list)
+    tokens: list[Token] = Field(default_factory=list)
+    top_tokens: list[list[Token]] | None = None
+
+    @field_validator("prefill", "tokens", mode="before")
+    @classmethod
+    def _none_is_empty(cls, v: Any) -> Any:
+        return [] if v is None else v
+
+
+class Details(_Model):
+    """``details`` of a ``/generate`` response (present when ``details=True``)."""
+
+    finish_reason: str
+    generated_tokens: int
+    seed: int | None = None
+    prefill: list[Token] = Field(default_factory=list)
+    tokens: list[Token] = Field(default_factory=list)
+    top_tokens: list[list[Token]] | None = None
+    best_of_sequences: list[BestOfSequence] | None = None
+
+    @field_validator("prefill", "tokens", mode="before")
+    @classmethod
+    def _none_is_empty(cls, v: Any) -> Any:
+        return [] if v is None else v
+
+
+class GenerateResponse(_Model):
+    """Result of ``generate``. ``prompt_tokens`` comes from the server's ``x-prompt-tokens`` header."""
+
+    generated_text: str
+    details: Details | None = None
+    prompt_tokens: int | None = None
+    request_id: str | None = None
+
+
+class StreamDetails(_Model):
+    finish_reason: str
+    generated_tokens: int
+    seed: int | None = None
+    input_length: int | None = None
+
+
+class StreamResponse(_Model):
+    """One event of ``generate_stream``; the last one has ``generated_text`` (and ``details`` if asked)."""
+
+    index: int = 0
+    token: Token
+    top_tokens: list[Token] | None = None
+    generated_text: str | None = None
+    details: StreamDetails | None = None
+
+
+class Info(_Model):
+    """``GET /info``. Every field is optional; ``max_input_length`` (TGI < 2.1) is read as ``max_input_tokens``."""
+
+    model_id: str | None = None
+    model_sha: str | None = None
+    model_pipeline_tag: str | None = None
+    max_concurrent_requests: int | None = None
+    max_best_of: int | None = None
+    max_stop_sequences: int | None = None
+    max_input_tokens: int | None = None
+    max_total_tokens: int | None = None
+    max_client_batch_size: int | None = None
+    router: str | None = None
+    version: str | None = None
+    sha: str | None = None
+    docker_label: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("max_input_tokens") is None and "max_input_length" in data:
+            data = {**data, "max_input_tokens": data["max_input_length"]}
+        return data
+
+    @property
+    def version_tuple(self) -> tuple[int, ...]:
+        """``"3.3.6-dev0"`` -> ``(3, 3, 6)``; ``()`` when unknown."""
+        head = (self.version or "").split("-")[0]
+        parts = []
+        for piece in head.split("."):
+            if not piece.isdigit():
+                break
+            parts.append(int(piece))
+        return tuple(parts)
+
+
+class TokenizedToken(_Model):
+    id: int
+    text: str
+    start: int = 0
+    stop: int = 0
+
+
+# ---------------------------------------------------------------------------------- OpenAI-shaped results
+
+
+class TopLogprob(_Model):
+    token: str
+    logprob: float | None = None
+
+
+class TokenLogprob(_Model):
+    token: str
+    logprob: float | None = None
+    top_logprobs: list[TopLogprob] = Field(default_factory=list)
+    id: int | None = None
+
+    @field_validator("top_logprobs", mode="before")
+    @classmethod
+    def _none_is_empty(cls, v: Any) -> Any:
+        return [] if v is None else v
+
+
+class ChoiceLogprobs(_Model):
+    """Per-token log-probabilities, and their sum (what LiteLLM's Hugging Face provider returned)."""
+
+    content: list[TokenLogprob] | None = None
+
+    @property
+    def sum_logprob(self) -> float:
+        return sum(t.logprob for t in self.content or () if t.logprob is not None)
+
+
+def _arguments_as_string(v: Any) -> Any:
+    # TGI <= 3.1 sent arguments as a JSON object; OpenAI and every framework expect a JSON string.
+    if isinstance(v, (dict, list)):
+        return json.dumps(v)
+    return v
+
+
+def _id_as_string(v: Any) -> Any:
+    # TGI <= 2.0.3 sent an integer id.
+    return str(v) if isinstance(v, int) else v
+
+
+class FunctionCall(_Model):
+    name: str
+    arguments: str = "{}"
+    _norm_arguments = field_validator("arguments", mode="before")(_arguments_as_string)
+
+
+class ToolCall(_Model):
+    id: str = ""
+    type: Literal["function"] = "function"
+    function: FunctionCall
+    _norm_id = field_validator("id", mode="before")(_id_as_string)
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _type(cls, v: Any) -> Any:
+        return "function" if v is None else v
+
+
+class ChatMessage(_Model):
+    role: str = "assistant"
+    content: str | None = None
+    tool_calls: list[ToolCall] | None = None
+
+    @field_validator("tool_calls", mode="before")
+    @classmethod
+    def _tool_calls_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, dict) else (v or None)
+
+
+class Usage(_Model):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class Choice(_Model):
+    index: int = 0
+    message: ChatMessage
+    finish_reason: str | None = None
+    logprobs: ChoiceLogprobs | None = None
+
+
+class ChatCompletion(_Model):
+    """The OpenAI-shaped chat result, from either route.
+
+    ``finish_reason`` is normalised to OpenAI's values (``stop``, ``length``, ``tool_calls``); tool-call
+    ``arguments`` are JSON strings; ``usage`` holds the server's own token counts.
+    """
+
+    id: str = ""
+    object: str = "chat.completion"
+    created: int = 0
+    model: str = ""
+    system_fingerprint: str | None = None
+    choices: list[Choice] = Field(default_factory=list)
+    usage: Usage | None = None
+    request_id: str | None = None
+    route: str | None = None
+
+    @property
+    def content(self) -> str | None:
+        """Shortcut for ``choices[0].message.content``."""
+        return self.choices[0].message.content if self.choices else None
+
+    def _repr_html_(self) -> str:
+        return render_chat_completion_html(self)
+
+
+class ChoiceDeltaFunction(_Model):
+    name: str | None = None
+    arguments: str | None = None
+    _norm_arguments = field_validator("arguments", mode="before")(_arguments_as_string)
+
+
+class ChoiceDeltaToolCall(_Model):
+    index: int = 0
+    id: str | None = None
+    type: str | None = "function"
+    function: ChoiceDeltaFunction = Field(default_factory=ChoiceDeltaFunction)
+    _norm_id = field_validator("id", mode="before")(_id_as_string)
+
+
+class ChoiceDelta(_Model):
+    role: str | None = None
+    content: str | None = None
+    tool_calls: list[ChoiceDeltaToolCall] | None = None
+
+    @field_validator("tool_calls", mode="before")
+    @classmethod
+    def _tool_calls_list(cls, v: Any) -> Any:
+        # TGI <= 3.1 streamed tool_calls as one object, not a list.
+        return [v] if isinstance(v, dict) else v
+
+
+class ChunkChoice(_Model):
+    index: int = 0
+    delta: ChoiceDelta = Field(default_factory=ChoiceDelta)
+    finish_reason: str | None = None
+    logprobs: ChoiceLogprobs | None = None
+
+
+class ChatCompletionChunk(_Model):
+    """One streamed piece of a chat result. A usage-only chunk has ``choices == []``."""
+
+    id: str = ""
+    object: str = "chat.completion.chunk"
+    created: int = 0
+    model: str = ""
+    system_fingerprint: str | None = None
+    choices: list[ChunkChoice] = Field(default_factory=list)
+    usage: Usage | None = None
