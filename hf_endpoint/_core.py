@@ -365,8 +365,8 @@ class ClientCore:
         if tool_defs and grammar is not None:
             raise InvalidRequestError("tools and response_format cannot be combined (TGI: mutually exclusive)")
         body = build_chat_body(
-            msgs, p, model=self.model or self.served_model_for_body(), tools=tool_defs, tool_choice=choice,
-            grammar=grammar, stream=stream,
+            msgs, p, model=p.pop("model", None) or self.model or self.served_model_for_body(), tools=tool_defs,
+            tool_choice=choice, grammar=grammar, stream=stream,
         )  # fmt: skip
         stops = tuple(stop or ())
 
