@@ -30,7 +30,9 @@ def _cut_end_of_turn(text: str, markers: tuple[str, ...]) -> int | None:
     return min(hits) if hits else None
 
 
-async def run(backend: Backend, prompt: Prompt, params: GenParams) -> AsyncGenerator[tuple[Step, Generation | None], None]:
+async def run(
+    backend: Backend, prompt: Prompt, params: GenParams
+) -> AsyncGenerator[tuple[Step, Generation | None], None]:
     """Yield each step; the last one comes with the finished ``Generation``.
 
     The backend's iterator is closed as soon as the sequence ends, which cancels the model's

@@ -1,0 +1,209 @@
+"""The tiny backend: Gemma 3 270M (base model, Q4_K_M GGUF) on llama.cpp through ``xllamacpp``.
+
+One generation runs at a time, on a dedicated worker thread, so the event loop keeps serving
+other requests (health, info, tokenize) while the model works. llama.cpp streams each token to a
+callback on that thread; the callback hands it to the event loop and stops llama.cpp (by returning
+True) as soon as the driver closes the stream (stop sequence, client gone).
+
+Tokenization uses llama.cpp's own tokenizer through the HTTP server ``xllamacpp`` embeds (bound to
+127.0.0.1 and protected by a random key; xllamacpp has no direct tokenize call). Generation takes
+the prompt as token ids, so what the model sees is exactly what ``/tokenize`` and the input-length
+validation counted.
+
+Logprobs are llama.cpp's pre-sampling log-softmax of the chosen token (real, <= 0). When the model
+stops by itself (EOS or a finished grammar), llama.cpp does not report the EOS token, so a final
+``<eos>`` token is added with ``special: true`` and a null logprob (TGI serializes NaN as null).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+from collections.abc import AsyncGenerator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import aiohttp
+import xllamacpp
+
+from ._model_file import model_path as default_model_path
+from ._tiny_prompting import END_OF_TURN, chat_prompt, json_schema_for_llama, regex_grammar
+from ._types import GenParams, Prompt, SimpleToken, Step, Token
+
+__all__ = ["TinyBackend"]
+
+EOS_ID = 1
+EOS_TEXT = "<eos>"
+_DONE = object()
+
+
+class TinyBackend:
+    """A real language model on the CPU; see the module docstring."""
+
+    end_of_turn: tuple[str, ...] = END_OF_TURN
+    text_after_tool_result = False
+
+    def __init__(
+        self,
+        *,
+        model_path: str | None = None,
+        n_ctx: int = 4096,
+        threads: int = 1,
+        model_id: str = "google/gemma-3-270m",
+        max_input_tokens: int | None = None,
+    ) -> None:
+        self.model_id = model_id
+        self.max_total_tokens = n_ctx
+        self.max_input_tokens = max_input_tokens if max_input_tokens is not None else n_ctx - 1
+        self._key = secrets.token_hex(16)
+        params = xllamacpp.CommonParams()
+        params.model.path = str(model_path or default_model_path())
+        params.n_ctx = n_ctx
+        params.n_parallel = 1
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
+        params.verbosity = -1
+        params.api_keys = [self._key]
+        self._server: Any = xllamacpp.Server(params)
+        self._address = str(self._server.listening_address)
+        # One worker: llama.cpp generations are serialized, never interleaved.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tiny-llama")
+        self._session: aiohttp.ClientSession | None = None
+
+    # -- tokenizer -------------------------------------------------------------------------
+
+    async def tokenize(self, text: str, add_special_tokens: bool) -> list[SimpleToken]:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(headers={"Authorization": f"Bearer {self._key}"})
+        payload = {"content": text, "add_special": add_special_tokens, "parse_special": True, "with_pieces": True}
+        async with self._session.post(f"{self._address}/tokenize", json=payload) as response:
+            response.raise_for_status()
+            data = await response.json()
+        return _spans(text, data["tokens"])
+
+    # -- generation ------------------------------------------------------------------------
+
+    def _request(self, prompt: Prompt, params: GenParams) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "prompt": [t.id for t in prompt.tokens],
+            "max_tokens": params.max_new_tokens,
+            "stream": True,
+            "n_probs": max(params.top_n_tokens, 1),
+            "post_sampling_probs": False,
+            "temperature": params.temperature if params.do_sample else 0.0,
+            "top_k": params.top_k,
+            "top_p": params.top_p,
+            "min_p": 0.0,
+            "typical_p": params.typical_p,
+            "repeat_penalty": params.repetition_penalty,
+            "frequency_penalty": params.frequency_penalty,
+            "cache_prompt": True,
+        }
+        if params.seed is not None:
+            body["seed"] = params.seed % 0xFFFFFFFF
+        grammar = params.grammar
+        if grammar is not None and grammar.kind == "json":
+            body["json_schema"] = json_schema_for_llama(grammar.value)
+        elif grammar is not None:
+            body["grammar"] = regex_grammar(str(grammar.value))
+        return body
+
+    async def generate(self, prompt: Prompt, params: GenParams) -> AsyncGenerator[Step, None]:
+        request = self._request(prompt, params)  # raises TGI-style 422s for bad grammars
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        cancelled = threading.Event()
+
+        def on_chunk(chunk: Any) -> bool:
+            loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            return cancelled.is_set()
+
+        def work() -> None:
+            try:
+                result = self._server.handle_completions(request, on_chunk)
+                if isinstance(result, dict) and "error" in result:
+                    loop.call_soon_threadsafe(queue.put_nowait, RuntimeError(str(result["error"])))
+            except Exception as exc:  # reported to the request, not lost in the worker
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+
+        future = loop.run_in_executor(self._worker, work)
+        try:
+            while True:
+                item = await queue.get()
+                if item is _DONE:
+                    break
+                if isinstance(item, Exception):
+                    raise item
+                if isinstance(item, dict) and "error" in item:
+                    raise RuntimeError(str(item["error"]))
+                for step in _steps(item, params.top_n_tokens):
+                    yield step
+        finally:
+            cancelled.set()
+            # The worker stops at llama.cpp's next token; don't hold up the caller for it.
+            future.add_done_callback(lambda f: f.exception())
+
+    def prefill(self, prompt: Prompt) -> list[dict[str, Any]]:
+        # Like TGI's flash models without --enable-prefill-logprobs: no prompt logprobs.
+        return []
+
+    def chat_prompt(self, messages: list[dict[str, Any]], tools_text: str | None) -> str:
+        return chat_prompt(messages, tools_text)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        self._worker.shutdown(wait=True, cancel_futures=True)
+        self._server = None
+
+
+def _steps(chunk: dict[str, Any], top_n: int) -> list[Step]:
+    """Tokens of one streamed llama.cpp chunk (usually one; more after split UTF-8)."""
+    choices = chunk.get("choices") or []
+    if not choices:
+        return []
+    choice = choices[0]
+    text = str(choice.get("text") or "")
+    entries = (choice.get("logprobs") or {}).get("content") or []
+    steps = []
+    for i, entry in enumerate(entries):
+        # The chunk's text belongs to its last token; earlier ones were incomplete UTF-8.
+        token_text = text if i == len(entries) - 1 else ""
+        token = Token(int(entry["id"]), token_text, min(float(entry["logprob"]), 0.0), False)
+        tops = [
+            Token(int(t["id"]), str(t.get("token", "")), min(float(t["logprob"]), 0.0), False)
+            for t in (entry.get("top_logprobs") or [])[:top_n]
+        ]
+        steps.append(Step(token, tops if top_n > 0 else []))
+    if choice.get("finish_reason") == "stop":
+        steps.append(Step(Token(EOS_ID, EOS_TEXT, None, True), []))
+    return steps
+
+
+def _spans(text: str, tokens: list[dict[str, Any]]) -> list[SimpleToken]:
+    """Character spans of llama.cpp's token pieces within ``text``."""
+    out = []
+    pos = 0
+    pending = b""
+    for item in tokens:
+        piece = item.get("piece", "")
+        if isinstance(piece, list):  # bytes of a partial UTF-8 character
+            pending += bytes(piece)
+            try:
+                piece = pending.decode("utf-8")
+                pending = b""
+            except UnicodeDecodeError:
+                out.append(SimpleToken(int(item["id"]), "", pos, pos))
+                continue
+        found = text.find(piece, pos) if piece else -1
+        if found == pos or (found > pos and not text[pos:found].strip()):
+            start, stop = found, found + len(piece)
+            pos = stop
+        else:  # a special token added by the tokenizer (BOS), not present in the text
+            start = stop = pos
+        out.append(SimpleToken(int(item["id"]), text[start:stop], start, stop))
+    return out
