@@ -190,8 +190,8 @@ class AsyncTGIClient:
 
     async def _run(self, plan: Plan[T]) -> T:
         while True:
-            resp = await self._send(plan.request)
             try:
+                resp = await self._send(plan.request)
                 check_response(resp)
                 assert plan.parse is not None
                 return plan.parse(resp)

@@ -179,8 +179,8 @@ class TGIClient:
 
     def _run(self, plan: Plan[T]) -> T:
         while True:
-            resp = self._send(plan.request)
             try:
+                resp = self._send(plan.request)
                 check_response(resp)
                 assert plan.parse is not None
                 return plan.parse(resp)

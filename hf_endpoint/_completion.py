@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections import OrderedDict
@@ -9,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ._async_client import AsyncTGIClient
+from ._auth import resolve_token
 from ._client import TGIClient
 from ._core import normalize_base_url
 from ._errors import InvalidRequestError
@@ -46,12 +48,15 @@ def _split(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _client(url: str, api_key: str | None, options: dict[str, Any]) -> TGIClient:
-    # One pooled client per (endpoint, key, options): repeated calls reuse keep-alive connections.
-    key = (url, api_key, tuple(sorted((k, repr(v)) for k, v in options.items())))
+    # One pooled client per (endpoint, token, options): repeated calls reuse keep-alive connections. The token
+    # is resolved now (it may come from the environment, which can change) and kept only as a digest.
+    token = resolve_token(api_key)
+    digest = hashlib.sha256(token.get_secret_value().encode()).hexdigest() if token else None
+    key = (url, digest, tuple(sorted((k, repr(v)) for k, v in options.items())))
     with _lock:
         client = _clients.get(key)
         if client is None:
-            client = TGIClient(url, api_key=api_key, **options)
+            client = TGIClient(url, api_key=token, **options)
             _clients[key] = client
             if len(_clients) > 16:
                 _clients.popitem(last=False)[1].close()

@@ -201,7 +201,7 @@ def _message_from_text(text: str, plan: NativeChatPlan, finish: str | None) -> C
             if name == NO_TOOL:
                 content = json.loads(args).get("content", "")
                 return ChatMessage(content=content if isinstance(content, str) else json.dumps(content))
-            return ChatMessage(tool_calls=[tool_call(name, args, "0")])
+            return ChatMessage(tool_calls=[tool_call(name, args, "")])  # finish_message gives it a unique id
         if finish != "length":
             raise ResponseError(f"the model's tool call is not valid JSON: {text[:200]!r}")
     return ChatMessage(content=text)

@@ -113,12 +113,19 @@ def _context_error(
 ) -> ContextWindowExceededError | None:
     m = _WINDOW.search(message)
     err: ContextWindowExceededError | None = None
-    if m:
+    if m and int(m["prompt"]) >= int(m["total"]):
+        err = ContextWindowExceededError(
+            f"{message}. The prompt alone ({m['prompt']} tokens) is longer than the model's {m['total']}-token "
+            "window: shorten it, or pass truncate=N to keep only its last N tokens",
+            status_code=status, error_type=error_type, request_id=request_id, url=url,
+        )  # fmt: skip
+    elif m:
         err = ContextWindowExceededError(
             f"{message}. The prompt uses {m['prompt']} of the model's {m['total']} tokens: lower max_tokens "
             "or shorten the prompt (clamp_max_tokens=True, the default, does this for you)",
             status_code=status, error_type=error_type, request_id=request_id, url=url,
         )  # fmt: skip
+    if m and err is not None:
         err.prompt_tokens, err.max_new_tokens, err.max_total_tokens = int(m["prompt"]), int(m["new"]), int(m["total"])
         return err
     m = _INPUT_TOO_LONG.search(message)

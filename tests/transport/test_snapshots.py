@@ -80,9 +80,7 @@ def test_generate_recordings_replayed_as_native_streams(path: Path) -> None:
     doc = json.loads(path.read_text())
     item = doc[0] if isinstance(doc, list) else doc
     tokens = item["details"]["tokens"]
-    events = [
-        {"index": i + 1, "token": t, "generated_text": None, "details": None} for i, t in enumerate(tokens[:-1])
-    ]
+    events = [{"index": i + 1, "token": t, "generated_text": None, "details": None} for i, t in enumerate(tokens[:-1])]
     events.append(
         {
             "index": len(tokens),
