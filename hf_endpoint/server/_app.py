@@ -66,6 +66,8 @@ class ServerConfig:
 BACKEND = web.AppKey("backend", Backend)
 CONFIG = web.AppKey("config", ServerConfig)
 CONTROL = web.AppKey("control", ControlState)
+# Per-request fault snapshot. aiohttp >= 3.12 wants typed request keys; older ones take strings.
+_FAULTS: Any = web.RequestKey("faults", RequestFaults) if hasattr(web, "RequestKey") else "faults"
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -86,7 +88,7 @@ async def read_json(request: web.Request) -> tuple[Any, str]:
 
 
 def request_faults(request: web.Request) -> RequestFaults:
-    faults = request.get("faults")
+    faults = request.get(_FAULTS)
     return faults if isinstance(faults, RequestFaults) else RequestFaults()
 
 
@@ -166,7 +168,7 @@ async def _apply_faults(request: web.Request, control: ControlState, model_id: s
     stall = float(control.config["stall_before"])
     if stall:
         await asyncio.sleep(stall)
-    request["faults"] = control.request_faults()
+    request[_FAULTS] = control.request_faults()
     return None
 
 
