@@ -1,0 +1,358 @@
+"""``HFEndpoint``: a LlamaIndex ``FunctionCallingLLM`` for TGI servers and Hugging Face Inference Endpoints.
+
+Only the lines that send and iterate differ between the sync and async methods; every conversion is a pure
+function in ``_messages`` / ``_responses``. Completion methods are chat underneath (the prompt is one user
+message), calling the undecorated chat bodies so that one call emits one LLM callback event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Generator, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+)
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS, DEFAULT_TEMPERATURE
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.llm import ToolSelection
+
+from hf_endpoint import AsyncTGIClient, Info, Secret, TGIClient, resolve_token
+
+from ._messages import resolve_tool_choice, to_tgi_messages, to_tgi_tools
+from ._responses import (
+    StreamAccumulator,
+    chat_response,
+    completion_response,
+    force_single_tool_call,
+    tool_selections,
+)
+from ._structured import GrammarStructuredLLM
+
+if TYPE_CHECKING:
+    from llama_index.core.tools.types import BaseTool
+
+__all__ = ["HFEndpoint", "context_window_of"]
+
+logger = logging.getLogger("llama_index_hf_endpoint")
+
+Route = Literal["auto", "chat", "generate"]
+
+# Keyword arguments LlamaIndex passes through to ``chat`` that mean nothing to TGI.
+_IGNORED_KWARGS = ("strict", "verbose")
+
+
+def context_window_of(info: Info | None, num_output: int) -> int | None:
+    """The usable window from ``/info``: ``max_total_tokens``, but no more than the largest prompt the server
+    accepts (``max_input_tokens``, or the older ``max_input_length``) plus the answer."""
+    if info is None:
+        return None
+    total, inputs = info.max_total_tokens, info.max_input_tokens
+    if total and inputs:
+        return min(total, inputs + num_output)
+    return total or (inputs + num_output if inputs else None)
+
+
+class HFEndpoint(GrammarStructuredLLM):
+    """A TGI server or Hugging Face Inference Endpoint as a LlamaIndex function-calling LLM.
+
+    ``base_url`` is the server's root URL. The token is ``api_key`` or the first of ``HF_TOKEN``,
+    ``HUGGING_FACE_HUB_TOKEN``, ``HUGGINGFACEHUB_API_TOKEN``, ``HUGGINGFACE_API_KEY``; it is kept out of
+    ``repr``, ``to_dict``/``to_json`` and callback payloads. ``context_window`` defaults to what the server's
+    ``/info`` says (fetched once, on first use). ``route`` picks TGI's Messages API (``"chat"``), the native
+    ``/generate`` route with a client-side chat template (``"generate"``, see ``chat_template``), or ``"auto"``.
+    Call :meth:`close` / :meth:`aclose` (or use ``with``/``async with``) to release connections.
+
+    Example::
+
+        llm = HFEndpoint(base_url="https://xyz.endpoints.huggingface.cloud", max_tokens=512)
+        print(llm.complete("Paris is the capital of").text)
+    """
+
+    base_url: str = Field(description="The TGI server's or Inference Endpoint's root URL.")
+    model: str | None = Field(
+        default=None, description="Model name for chat requests (a LoRA adapter id on TGI); None: the served model."
+    )
+    temperature: float | None = Field(
+        default=DEFAULT_TEMPERATURE, ge=0.0, description="Sampling temperature; 0 means greedy; None: server default."
+    )
+    max_tokens: int | None = Field(default=None, gt=0, description="Most tokens to generate; None: server default.")
+    context_window: int | None = Field(
+        default=None, gt=0, description="Context window in tokens; None: read from the server's /info."
+    )
+    timeout: float = Field(default=300.0, gt=0, description="Seconds to wait for each response byte / stream event.")
+    max_retries: int = Field(default=3, ge=0, description="Retries of 429s and connection failures.")
+    cold_start_timeout: float = Field(
+        default=300.0, ge=0, description="Seconds a scaled-to-zero endpoint may take to wake up."
+    )
+    route: Route = Field(default="auto", description="'chat' (Messages API), 'generate' (native) or 'auto'.")
+    chat_template: str | None = Field(
+        default=None, description="Jinja chat template or built-in name for the native route (e.g. 'chatml')."
+    )
+    tokenizer_config: str | None = Field(
+        default=None, description="Path to the model's tokenizer_config.json, for its chat template."
+    )
+    logprobs: bool | None = Field(default=None, description="Return per-token log-probabilities.")
+    top_logprobs: int = Field(default=0, ge=0, description="Alternatives per token with logprobs (0: none).")
+    additional_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Extra chat parameters for every call (top_p, seed, stop, top_k, ...)."
+    )
+    headers: dict[str, str] | None = Field(
+        default=None, exclude=True, repr=False, description="Extra HTTP headers (never serialized)."
+    )
+    verify: bool | str = Field(default=True, description="TLS verification, or a CA bundle path.")
+
+    _api_key: Secret | None = PrivateAttr(default=None)
+    _client: TGIClient = PrivateAttr()
+    _aclient: AsyncTGIClient = PrivateAttr()
+    _info: Info | None = PrivateAttr(default=None)
+    _info_known: bool = PrivateAttr(default=False)
+
+    def __init__(self, base_url: str, *, api_key: str | Secret | None = None, **kwargs: Any) -> None:
+        # (a dict, because mypy sees pydantic's synthesized __init__ of the base class, which lacks base_url)
+        super().__init__(**{"base_url": base_url, **kwargs})
+        self._api_key = resolve_token(api_key)
+        options: dict[str, Any] = {
+            "api_key": self._api_key, "timeout": self.timeout, "max_retries": self.max_retries,
+            "cold_start_timeout": self.cold_start_timeout, "headers": self.headers, "route": self.route,
+            "model": self.model, "chat_template": self.chat_template, "tokenizer_config": self.tokenizer_config,
+            "verify": self.verify,
+        }  # fmt: skip
+        # Both clients are built now so that a bad URL or route fails here, not at the first call. Neither
+        # connects yet; the async one opens its pool lazily in whichever event loop uses it.
+        self._client = TGIClient(base_url, **options)
+        self._aclient = AsyncTGIClient(base_url, **options)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "HFEndpoint"
+
+    # ------------------------------------------------------------------------------------------- lifetime
+
+    def close(self) -> None:
+        """Release the sync connection pool (the async one needs :meth:`aclose`)."""
+        self._client.close()
+
+    async def aclose(self) -> None:
+        """Release both connection pools."""
+        self._client.close()
+        await self._aclient.aclose()
+
+    def __enter__(self) -> HFEndpoint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> HFEndpoint:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------------------------------- metadata
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        """Window, output size and model name from the server's ``/info`` (fetched once, on first use)."""
+        if not self._info_known:
+            self._set_info(self._client.info())
+        return self._metadata_for(self._info)
+
+    def to_payload(self) -> dict[str, Any]:
+        # Sent with every callback event: what is known so far, without a network call in the event path.
+        return {"class_name": self.class_name(), **self._metadata_for(self._info).model_dump()}
+
+    def _set_info(self, info: Info | None) -> None:
+        if info is None and self.context_window is None:
+            logger.warning(
+                "llama_index_hf_endpoint: %s has no /info (not TGI?); assuming a %d-token context window. "
+                "Pass context_window= to set it.", self.base_url, DEFAULT_CONTEXT_WINDOW,
+            )  # fmt: skip
+        self._info, self._info_known = info, True
+
+    async def _aensure_info(self) -> None:
+        # Async callers fetch /info here, without blocking their loop, so that ``metadata`` needs no sync call.
+        if not self._info_known:
+            self._set_info(await self._aclient.info())
+
+    def _metadata_for(self, info: Info | None) -> LLMMetadata:
+        num_output = self.max_tokens or DEFAULT_NUM_OUTPUTS
+        window = self.context_window or context_window_of(info, num_output) or DEFAULT_CONTEXT_WINDOW
+        return LLMMetadata(
+            context_window=window,
+            num_output=min(num_output, max(window - 1, 1)),
+            is_chat_model=True,
+            is_function_calling_model=True,
+            model_name=(info.model_id if info is not None else None) or self.model or "tgi",
+        )
+
+    # ------------------------------------------------------------------------------------------- requests
+
+    def _request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        """Messages as dicts, and the chat parameters: the fields, then ``additional_kwargs``, then the call's."""
+        params: dict[str, Any] = {}
+        if self.temperature is not None:
+            params["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            params["max_tokens"] = self.max_tokens
+        if self.logprobs or self.top_logprobs:
+            params["logprobs"] = True
+        if self.top_logprobs:
+            params["top_logprobs"] = self.top_logprobs
+        params.update(self.additional_kwargs)
+        params.update({k: v for k, v in kwargs.items() if k not in _IGNORED_KWARGS})
+        return to_tgi_messages(messages), params
+
+    def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        msgs, params = self._request(messages, kwargs)
+        return chat_response(self._client.chat(msgs, **params))
+
+    def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        msgs, params = self._request(messages, kwargs)
+        chunks = self._client.chat_stream(msgs, **params)  # validates now; sends when iterated
+
+        def gen() -> ChatResponseGen:
+            acc = StreamAccumulator()
+            for chunk in chunks:
+                response = acc.feed(chunk)
+                if response is not None:
+                    yield response
+            last = acc.finish()
+            if last is not None:
+                yield last
+
+        return gen()
+
+    async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        msgs, params = self._request(messages, kwargs)
+        await self._aensure_info()
+        return chat_response(await self._aclient.chat(msgs, **params))
+
+    async def _astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
+        msgs, params = self._request(messages, kwargs)
+        await self._aensure_info()
+
+        async def gen() -> ChatResponseAsyncGen:
+            acc = StreamAccumulator()
+            async for chunk in self._aclient.chat_stream(msgs, **params):
+                response = acc.feed(chunk)
+                if response is not None:
+                    yield response
+            last = acc.finish()
+            if last is not None:
+                yield last
+
+        return gen()
+
+    # ------------------------------------------------------------------------------------------- the eight
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """One chat turn; ``kwargs`` are chat parameters (``tools``, ``response_format``, ``top_p``, ...)."""
+        return self._chat(messages, **kwargs)
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        """Streamed chat: each response has the message so far and the new text in ``delta``."""
+        return self._stream_chat(messages, **kwargs)
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        """The prompt as one user message (the server applies the model's chat template)."""
+        return completion_response(self._chat(_as_messages(prompt), **kwargs))
+
+    @llm_completion_callback()
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
+        """Streamed :meth:`complete`."""
+        stream = self._stream_chat(_as_messages(prompt), **kwargs)
+
+        def gen() -> Generator[CompletionResponse, None, None]:
+            for response in stream:
+                yield completion_response(response)
+
+        return gen()
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """Async :meth:`chat`."""
+        return await self._achat(messages, **kwargs)
+
+    @llm_chat_callback()
+    async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
+        """Async :meth:`stream_chat`."""
+        return await self._astream_chat(messages, **kwargs)
+
+    @llm_completion_callback()
+    async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        """Async :meth:`complete`."""
+        return completion_response(await self._achat(_as_messages(prompt), **kwargs))
+
+    @llm_completion_callback()
+    async def astream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseAsyncGen:
+        """Async :meth:`stream_complete`."""
+        stream = await self._astream_chat(_as_messages(prompt), **kwargs)
+
+        async def gen() -> AsyncGenerator[CompletionResponse, None]:
+            async for response in stream:
+                yield completion_response(response)
+
+        return gen()
+
+    # ------------------------------------------------------------------------------------------- tools
+
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: Any = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Chat arguments for a tool-calling turn (the caller's ``chat_history`` is not modified)."""
+        messages = list(chat_history or [])
+        if isinstance(user_msg, str):
+            user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
+        if user_msg is not None:
+            messages.append(user_msg)
+        prepared: dict[str, Any] = {"messages": messages, **kwargs}
+        if tools:
+            prepared["tools"] = to_tgi_tools(tools)
+            choice = resolve_tool_choice(tool_choice, tool_required)
+            if choice is not None:
+                prepared["tool_choice"] = choice
+        return prepared
+
+    def _validate_chat_with_tools_response(
+        self,
+        response: ChatResponse,
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponse:
+        if not allow_parallel_tool_calls:
+            force_single_tool_call(response)
+        return response
+
+    def get_tool_calls_from_response(
+        self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
+    ) -> list[ToolSelection]:
+        """The response's tool calls as ``ToolSelection``s with parsed arguments (partial ones while streaming)."""
+        return tool_selections(response, error_on_no_tool_call=error_on_no_tool_call)
+
+
+def _as_messages(prompt: str) -> list[ChatMessage]:
+    return [ChatMessage(role=MessageRole.USER, content=prompt)]

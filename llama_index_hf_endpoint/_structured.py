@@ -1,0 +1,119 @@
+"""Structured output through TGI's grammar: the reply is constrained to the output class's JSON schema.
+
+LlamaIndex's default for a function-calling LLM is a forced tool call whose arguments are the object; TGI can
+do better: ``response_format`` becomes a JSON-schema grammar, so every token is checked against the schema
+while it is generated (the same route OpenAI's integration takes with its ``json_schema`` structured outputs).
+Any other ``pydantic_program_mode`` falls back to LlamaIndex's own programs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncGenerator, Generator
+from typing import Any, TypeVar
+
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.program.utils import FlexibleModel
+from llama_index.core.prompts import PromptTemplate
+from llama_index.core.types import PydanticProgramMode
+from llama_index_instrumentation import get_dispatcher
+from pydantic import BaseModel
+
+__all__ = ["GrammarStructuredLLM", "response_format_for"]
+
+dispatcher = get_dispatcher(__name__)
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def response_format_for(output_cls: type[Any]) -> dict[str, Any]:
+    """OpenAI's ``json_schema`` response format for a pydantic class (the transport turns it into a grammar)."""
+    name = re.sub(r"[^a-zA-Z0-9_-]", "_", output_cls.__name__)
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": output_cls.model_json_schema()}}
+
+
+def _schema_kwargs(llm_kwargs: dict[str, Any] | None, output_cls: type[Any]) -> dict[str, Any]:
+    kwargs = dict(llm_kwargs or {})
+    # A grammar and tools are mutually exclusive in TGI; the schema is what was asked for.
+    for key in ("tool_choice", "tools"):
+        kwargs.pop(key, None)
+    kwargs["response_format"] = response_format_for(output_cls)
+    return kwargs
+
+
+class GrammarStructuredLLM(FunctionCallingLLM):
+    """``structured_predict`` and friends on TGI's JSON-schema grammar (see the module docstring)."""
+
+    def _use_grammar(self) -> bool:
+        return self.pydantic_program_mode == PydanticProgramMode.DEFAULT
+
+    @dispatcher.span
+    def structured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Model:
+        """One chat call constrained to ``output_cls``'s schema, parsed into ``output_cls``."""
+        if not self._use_grammar():
+            result: Model = super().structured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
+            return result
+        messages = self._extend_messages(prompt.format_messages(**prompt_args))
+        response = self.chat(messages, **_schema_kwargs(llm_kwargs, output_cls))
+        return output_cls.model_validate_json(response.message.content or "")
+
+    @dispatcher.span
+    async def astructured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Model:
+        """Async :meth:`structured_predict`."""
+        if not self._use_grammar():
+            aresult: Model = await super().astructured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
+            return aresult
+        messages = self._extend_messages(prompt.format_messages(**prompt_args))
+        response = await self.achat(messages, **_schema_kwargs(llm_kwargs, output_cls))
+        return output_cls.model_validate_json(response.message.content or "")
+
+    def _structured_stream_call(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Generator[Model | list[Model] | FlexibleModel | list[FlexibleModel], None, None]:
+        if not self._use_grammar():
+            yield from super()._structured_stream_call(output_cls, prompt, llm_kwargs, **prompt_args)
+            return
+        from llama_index.core.program.streaming_utils import process_streaming_content_incremental
+
+        messages = self._extend_messages(prompt.format_messages(**prompt_args))
+        current: Any = None
+        for response in self.stream_chat(messages, **_schema_kwargs(llm_kwargs, output_cls)):
+            current = process_streaming_content_incremental(response, output_cls, current)
+            yield current
+
+    async def _structured_astream_call(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> AsyncGenerator[Model | list[Model] | FlexibleModel | list[FlexibleModel], None]:
+        if not self._use_grammar():
+            return await super()._structured_astream_call(output_cls, prompt, llm_kwargs, **prompt_args)
+        from llama_index.core.program.streaming_utils import process_streaming_content_incremental
+
+        messages = self._extend_messages(prompt.format_messages(**prompt_args))
+        stream = await self.astream_chat(messages, **_schema_kwargs(llm_kwargs, output_cls))
+
+        async def gen() -> AsyncGenerator[Model | list[Model] | FlexibleModel | list[FlexibleModel], None]:
+            current: Any = None
+            async for response in stream:
+                current = process_streaming_content_incremental(response, output_cls, current)
+                yield current
+
+        return gen()
