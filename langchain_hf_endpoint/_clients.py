@@ -1,0 +1,90 @@
+"""Transport clients shared by every ``ChatHFEndpoint`` with the same connection settings.
+
+Why shared, not one per model object: LangChain code creates model objects freely (one per chain, per test, per
+``with_config``), and each client owns a connection pool. A pool per object would open new connections every time
+and leave sockets and aiohttp sessions to the garbage collector (``ResourceWarning``). Sharing by settings keeps the
+keep-alive connections warm across objects and bounds the pools by the number of distinct endpoints.
+
+Async clients are additionally keyed by thread: an ``AsyncTGIClient`` binds its session to one event loop and
+re-creates it when called from another, so two threads running two loops must not share one. Within a thread, a new
+loop (``asyncio.run`` called again) simply replaces the session, as the transport documents.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Literal
+
+from hf_endpoint import AsyncTGIClient, Secret, TGIClient
+
+__all__ = ["ClientSettings", "get_async_client", "get_sync_client", "known_served_model", "served_model"]
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Everything that shapes a connection (hashable: the key of the shared clients). Request parameters such as
+    temperature or the model/adapter name are per call and not part of it."""
+
+    base_url: str
+    api_key: Secret | None = field(default=None, repr=False)
+    timeout: float = 300.0
+    max_retries: int = 3
+    cold_start_timeout: float = 300.0
+    route: Literal["auto", "chat", "generate"] = "auto"
+    chat_template: str | None = None
+
+    def sync_client(self) -> TGIClient:
+        return TGIClient(
+            self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=self.max_retries,
+            cold_start_timeout=self.cold_start_timeout, route=self.route, chat_template=self.chat_template,
+        )  # fmt: skip
+
+    def async_client(self) -> AsyncTGIClient:
+        return AsyncTGIClient(
+            self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=self.max_retries,
+            cold_start_timeout=self.cold_start_timeout, route=self.route, chat_template=self.chat_template,
+        )  # fmt: skip
+
+
+_lock = threading.Lock()
+_sync_clients: dict[ClientSettings, TGIClient] = {}
+_async_clients: dict[tuple[ClientSettings, int], AsyncTGIClient] = {}
+
+
+def get_sync_client(settings: ClientSettings) -> TGIClient:
+    """The shared :class:`TGIClient` for ``settings`` (created on first use; ``requests`` sessions are
+    thread-safe for this use)."""
+    with _lock:
+        client = _sync_clients.get(settings)
+        if client is None:
+            client = settings.sync_client()
+            _sync_clients[settings] = client
+        return client
+
+
+def get_async_client(settings: ClientSettings) -> AsyncTGIClient:
+    """The shared :class:`AsyncTGIClient` for ``settings`` in the calling thread (created on first use)."""
+    key = (settings, threading.get_ident())
+    with _lock:
+        client = _async_clients.get(key)
+        if client is None:
+            client = settings.async_client()
+            _async_clients[key] = client
+        return client
+
+
+def served_model(client: TGIClient | AsyncTGIClient) -> str | None:
+    """The model id the server reported in ``/info`` (or ``/v1/models``), once the client has asked; else None."""
+    # The transport keeps it on its core and has no public accessor yet; read it here, in one place.
+    return client._core.served_model
+
+
+def known_served_model(settings: ClientSettings) -> str | None:
+    """The served model id if a client for ``settings`` already learned it; never creates a client or a request."""
+    with _lock:
+        clients: list[TGIClient | AsyncTGIClient] = [c for k, c in _async_clients.items() if k[0] == settings]
+        sync = _sync_clients.get(settings)
+    if sync is not None:
+        clients.insert(0, sync)
+    return next((name for name in map(served_model, clients) if name), None)

@@ -1,0 +1,79 @@
+"""``with_structured_output``: a schema in, a runnable that returns parsed objects out.
+
+Three methods, all constrained by TGI's grammar (so even a small model produces parseable output):
+
+- ``json_schema`` (default): ``response_format`` with the schema, which the transport sends as TGI's JSON grammar.
+- ``function_calling``: the schema as the one forced tool.
+- ``json_mode``: ``response_format={"type": "json_object"}``; when a schema is given it also constrains the output,
+  because TGI's JSON mode *is* a grammar and an object grammar without the schema lets the model produce valid JSON
+  with the wrong keys, which the parser would then reject.
+"""
+
+from __future__ import annotations
+
+from operator import itemgetter
+from typing import Any, Literal
+
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.output_parsers.openai_tools import JsonOutputKeyToolsParser, PydanticToolsParser
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
+from langchain_core.utils.pydantic import is_basemodel_subclass
+from pydantic import BaseModel
+
+__all__ = ["StructuredMethod", "structured_output"]
+
+StructuredMethod = Literal["json_schema", "function_calling", "json_mode"]
+_METHODS = ("json_schema", "function_calling", "json_mode")
+
+
+def structured_output(
+    llm: BaseChatModel,
+    schema: dict[str, Any] | type | None,
+    *,
+    method: StructuredMethod,
+    include_raw: bool,
+    strict: bool | None,
+) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
+    """The runnable behind :meth:`ChatHFEndpoint.with_structured_output` (see its docstring)."""
+    if method not in _METHODS:
+        raise ValueError(f"method={method!r} is not supported; use one of {list(_METHODS)}")
+    if schema is None and method != "json_mode":
+        raise ValueError(f"method={method!r} needs a schema (only 'json_mode' works without one)")
+    is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
+    json_schema = convert_to_json_schema(schema) if schema is not None else None
+    ls_format: dict[str, Any] = {"kwargs": {"method": method, "strict": strict}}
+    if json_schema is not None:
+        ls_format["schema"] = json_schema
+
+    parser: Runnable[Any, Any]
+    if method == "function_calling":
+        assert schema is not None
+        name = convert_to_openai_tool(schema)["function"]["name"]
+        bound = llm.bind_tools([schema], tool_choice=name, ls_structured_output_format=ls_format)
+        if is_pydantic:
+            parser = PydanticToolsParser(tools=[schema], first_tool_only=True)  # type: ignore[list-item]
+        else:
+            parser = JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+    else:
+        response_format: dict[str, Any]
+        if method == "json_schema":
+            assert json_schema is not None
+            response_format = {
+                "type": "json_schema",
+                "json_schema": {"name": json_schema.get("title", "output"), "schema": json_schema, "strict": True},
+            }
+        else:
+            response_format = {"type": "json_object"}
+            if json_schema is not None:
+                response_format["schema"] = json_schema
+        bound = llm.bind(response_format=response_format, ls_structured_output_format=ls_format)
+        parser = PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()  # type: ignore[arg-type]
+
+    if not include_raw:
+        return bound | parser
+    # As every LangChain chat model does: {"raw", "parsed", "parsing_error"}, the error caught instead of raised.
+    with_parsed = RunnablePassthrough.assign(parsed=itemgetter("raw") | parser, parsing_error=lambda _: None)
+    without = RunnablePassthrough.assign(parsed=lambda _: None)
+    return RunnableMap(raw=bound) | with_parsed.with_fallbacks([without], exception_key="parsing_error")
