@@ -403,6 +403,8 @@ class ClientCore:
     def _chat_route_missing(self, err: HFEndpointError) -> bool:
         if self.info_cache is None:
             return False  # not TGI: the native route does not exist either
+        if self.template is None and builtin_template_for(self.info_cache.model_id) is None:
+            return False  # nothing to format the prompt with: the server's own error says more
         if isinstance(err, NotFoundError):
             return True
         return isinstance(err, RequestValidationError) and "template not found" in err.message.lower()
