@@ -155,6 +155,8 @@ def normalize_grammar(grammar: Any) -> dict[str, Any]:
     """TGI's ``{"type": "json"|"regex"|"json_schema", "value": ...}``; OpenAI response formats are converted."""
     if not isinstance(grammar, Mapping) or "type" not in grammar:
         raise _bad("grammar", grammar, 'expected {"type": "json", "value": <JSON schema>} or {"type": "regex", ...}')
+    if grammar.get("type") in ("json", "regex") and grammar.get("value") is None:
+        raise _bad("grammar", grammar, "TGI's grammar needs a 'value' (the JSON schema or the regex)")
     converted = normalize_response_format(grammar)
     if converted is None:
         raise _bad("grammar", grammar, "a grammar must constrain the output (json or regex)")

@@ -45,7 +45,7 @@ def test_cold_start_beyond_budget(srv: LocalServer, kind: str) -> None:
     srv.configure(cold_start=50)
     twin = Twin(kind, srv.url, max_retries=1, cold_start_timeout=1.5)
     try:
-        with pytest.raises(ColdStartTimeoutError, match="cold_start_timeout=1.5") as info:
+        with pytest.raises(ColdStartTimeoutError, match=r"cold_start_timeout=1\.5") as info:
             twin.generate("Hello", max_new_tokens=2)
         assert info.value.status_code == 503
         assert 2 <= attempts(srv, "/generate") <= 5
@@ -97,7 +97,9 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("code", "ctype", "body", "exc", "message"), CASES, ids=[f"{c[0]}-{c[3].__name__}" for c in CASES])
+@pytest.mark.parametrize(
+    ("code", "ctype", "body", "exc", "message"), CASES, ids=[f"{c[0]}-{c[3].__name__}" for c in CASES]
+)
 def test_status_errors_are_typed_and_not_retried(
     twin: Twin, srv: LocalServer, code: int, ctype: str, body: str, exc: type, message: str
 ) -> None:
@@ -215,7 +217,7 @@ def test_unavailable_is_an_endpoint_error(srv: LocalServer, kind: str) -> None:
     srv.configure(cold_start=10)
     twin = Twin(kind, srv.url, max_retries=0, cold_start_timeout=0)
     try:
-        with pytest.raises(EndpointUnavailableError, match="503|unavailable|Unavailable"):
+        with pytest.raises(EndpointUnavailableError, match=r"(?i)unavailable"):
             twin.chat(HI)
         assert attempts(srv, "/v1/chat/completions") == 1
     finally:
