@@ -81,8 +81,10 @@ async def _serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"hf-endpoint serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
-    model = running.app["backend"].model_id if "backend" in running.app else args.backend
-    print(f"hf-endpoint serve: listening on {running.url} (backend {args.backend}, model {model})", flush=True)
+    print(
+        f"hf-endpoint serve: listening on {running.url} (backend {args.backend}, model {running.model_id})",
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -67,6 +67,7 @@ class LocalServer:
         self._stop_event: asyncio.Event | None = None
         self._process: _subprocess.Popen[str] | None = None
         self._stderr: IO[str] | None = None
+        self._drain: threading.Thread | None = None
 
     def __repr__(self) -> str:
         return f"LocalServer(backend={self.backend!r}, url={self._url!r}, subprocess={self.subprocess})"
@@ -201,13 +202,15 @@ class LocalServer:
         if marker not in text:
             self._process.kill()
             code = self._process.wait()
+            stdout.close()
             self._process = None
-            raise ServerStartError(
-                f"the {self.backend} server did not start (exit code {code}); stderr tail:\n{self._stderr_tail()}"
-            )
+            tail = self._stderr_tail()
+            self._close_stderr()
+            raise ServerStartError(f"the {self.backend} server did not start (exit code {code}); stderr tail:\n{tail}")
         self._url = text.split(marker, 1)[1].split()[0]
         # Keep draining stdout so the child never blocks on a full pipe.
-        threading.Thread(target=lambda: stdout.read(), daemon=True).start()
+        self._drain = threading.Thread(target=stdout.read, daemon=True)
+        self._drain.start()
         self._wait_healthy()
 
     def _wait_healthy(self) -> None:
@@ -219,8 +222,9 @@ class LocalServer:
                         return
             except (OSError, urllib.error.URLError):
                 time.sleep(0.05)
+        tail = self._stderr_tail()
         self.stop()
-        raise ServerStartError(f"/health did not answer; stderr tail:\n{self._stderr_tail()}")
+        raise ServerStartError(f"/health did not answer; stderr tail:\n{tail}")
 
     def _stop_subprocess(self) -> None:
         process = self._process
@@ -233,6 +237,14 @@ class LocalServer:
             process.kill()
             process.wait()
         self._process = None
+        if self._drain is not None:
+            self._drain.join(5)
+            self._drain = None
+        if process.stdout is not None:
+            process.stdout.close()
+        self._close_stderr()
+
+    def _close_stderr(self) -> None:
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None

@@ -80,6 +80,7 @@ class RunningServer:
     runner: web.AppRunner
     app: web.Application
     backend_name: str
+    model_id: str
 
     async def stop(self) -> None:
         await self.runner.cleanup()
@@ -106,4 +107,5 @@ async def start_server(
     await site.start()
     bound = runner.addresses[0]
     url_host = f"[{bound[0]}]" if ":" in str(bound[0]) else str(bound[0])
-    return RunningServer(url=f"http://{url_host}:{bound[1]}", runner=runner, app=app, backend_name=backend_name)
+    url = f"http://{url_host}:{bound[1]}"
+    return RunningServer(url=url, runner=runner, app=app, backend_name=backend_name, model_id=backend.model_id)
