@@ -88,7 +88,10 @@ class AsyncTGIClient:
 
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:
-            await self._session.close()
+            if self._loop is asyncio.get_running_loop():
+                await self._session.close()
+            else:  # opened by another (usually finished) event loop: it cannot be awaited from this one
+                _abandon(self._session)
         self._session = None
 
     def __getstate__(self) -> None:
@@ -305,7 +308,28 @@ def _abandon(session: aiohttp.ClientSession) -> None:
     connector = session.connector
     session.detach()
     if connector is not None and not connector.closed:
+        loop = getattr(connector, "_loop", None)
+        if loop is not None and loop.is_closed():
+            for conns in list(connector._conns.values()):
+                for protocol, _ in conns:
+                    _close_dead_transport(protocol.transport)
         # The old loop is closed: its transports cannot schedule their close (RuntimeError).
         with contextlib.suppress(RuntimeError):
             connector._close()
         connector._closed = True
+
+
+def _close_dead_transport(transport: Any) -> None:
+    """Close a pooled connection of a closed loop, whose ``close()`` cannot schedule the socket's close.
+
+    Runs the transport's own last step (``_call_connection_lost``: protocol notified, socket closed); without it
+    every kept-alive socket leaks until garbage collection, with a ResourceWarning each.
+    """
+    ssl_protocol = getattr(transport, "_ssl_protocol", None)
+    if ssl_protocol is not None:  # TLS: the application transport wraps the socket transport
+        transport._closed = True
+        transport = getattr(ssl_protocol, "_transport", None)
+    lost = getattr(transport, "_call_connection_lost", None)
+    if lost is not None:
+        with contextlib.suppress(Exception):
+            lost(None)
