@@ -1,0 +1,175 @@
+"""The tiny backend: a real model (Gemma 3 270M on llama.cpp) behind the TGI protocol."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import jsonschema
+import pytest
+import requests
+
+from ._helpers import sse_json, validate
+
+pytestmark = pytest.mark.tiny
+
+FRANCE = "Question: What is the capital of France?\nAnswer:"
+IP = r"((25[0-5]|2[0-4]\d|[01]?\d\d?)\.){3}(25[0-5]|2[0-4]\d|[01]?\d\d?)"
+
+
+def post(url: str, path: str, body: object) -> requests.Response:
+    return requests.post(url + path, json=body, timeout=120)
+
+
+def test_info_reports_the_model(tiny_url: str) -> None:
+    info = requests.get(tiny_url + "/info", timeout=10).json()
+    validate(info, "Info")
+    assert info["model_id"] == "google/gemma-3-270m"
+    assert info["model_pipeline_tag"] == "text-generation"
+    assert info["max_total_tokens"] == 4096
+
+
+def test_greedy_answer_is_paris_with_real_logprobs(tiny_url: str) -> None:
+    params = {"max_new_tokens": 5, "details": True, "top_n_tokens": 3}
+    body = post(tiny_url, "/generate", {"inputs": FRANCE, "parameters": params}).json()
+    validate(body, "GenerateResponse")
+    assert "Paris" in body["generated_text"]
+    details = body["details"]
+    assert details["seed"] is None  # greedy
+    for token, tops in zip(details["tokens"], details["top_tokens"], strict=True):
+        assert token["logprob"] is None or token["logprob"] <= 0
+        assert [t["logprob"] for t in tops] == sorted((t["logprob"] for t in tops), reverse=True)
+        assert tops[0]["id"] == token["id"]  # greedy picks the most likely token
+
+
+def test_stream_tokens_concatenate_to_the_final_text(tiny_url: str) -> None:
+    params = {"max_new_tokens": 8, "details": True}
+    events = sse_json(post(tiny_url, "/generate_stream", {"inputs": FRANCE, "parameters": params}))
+    for event in events:
+        validate(event, "StreamResponse")
+    final = events[-1]
+    text = "".join(e["token"]["text"] for e in events if not e["token"]["special"])
+    assert text == final["generated_text"]
+    assert final["details"]["generated_tokens"] == len(events)
+    assert final["details"]["input_length"] == 13
+    assert all(e["token"]["logprob"] is None or e["token"]["logprob"] <= 0 for e in events)
+
+
+def test_stop_sequence_is_kept(tiny_url: str) -> None:
+    params = {"max_new_tokens": 10, "stop": ["\n"], "details": True}
+    body = post(tiny_url, "/generate", {"inputs": FRANCE, "parameters": params}).json()
+    assert body["details"]["finish_reason"] == "stop_sequence"
+    assert body["generated_text"].endswith("\n")
+
+
+def test_json_schema_grammar_yields_valid_json(tiny_url: str) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "city": {"type": "string", "enum": ["Paris", "London", "Rome"]},
+            "population_millions": {"type": "integer", "minimum": 0, "maximum": 50},
+        },
+        "required": ["city", "population_millions"],
+    }
+    params = {"max_new_tokens": 40, "grammar": {"type": "json", "value": schema}, "details": True}
+    inputs = "Question: Describe the capital of France as JSON.\nAnswer:"
+    body = post(tiny_url, "/generate", {"inputs": inputs, "parameters": params}).json()
+    assert body["details"]["finish_reason"] == "eos_token"
+    jsonschema.validate(json.loads(body["generated_text"]), schema)
+
+
+def test_regex_grammar(tiny_url: str) -> None:
+    params = {"max_new_tokens": 20, "grammar": {"type": "regex", "value": IP}}
+    inputs = "Question: What is the IP address of the Google DNS servers?\nAnswer: "
+    body = post(tiny_url, "/generate", {"inputs": inputs, "parameters": params}).json()
+    assert re.fullmatch(IP, body["generated_text"])
+
+
+def test_unsupported_regex_is_a_422(tiny_url: str) -> None:
+    params = {"max_new_tokens": 5, "grammar": {"type": "regex", "value": r"(?=a)b"}}
+    r = post(tiny_url, "/generate", {"inputs": "x", "parameters": params})
+    assert r.status_code == 422
+    assert r.json()["error"].startswith("Input validation error: grammar is not valid: ")
+
+
+def test_seed_makes_sampling_reproducible(tiny_url: str) -> None:
+    params = {"max_new_tokens": 8, "do_sample": True, "temperature": 1.0, "seed": 42, "details": True}
+    first = post(tiny_url, "/generate", {"inputs": "Once upon a time", "parameters": params}).json()
+    second = post(tiny_url, "/generate", {"inputs": "Once upon a time", "parameters": params}).json()
+    assert first["generated_text"] == second["generated_text"]
+    assert first["details"]["seed"] == 42
+
+
+def test_tokenize_uses_the_real_tokenizer(tiny_url: str) -> None:
+    tokens = post(tiny_url, "/tokenize", {"inputs": "Hello wörld"}).json()
+    validate(tokens, "TokenizeResponse")
+    assert tokens[0] == {"id": 2, "text": "", "start": 0, "stop": 0}  # Gemma's <bos>
+    assert tokens[1] == {"id": 9259, "text": "Hello", "start": 0, "stop": 5}
+    assert "".join(t["text"] for t in tokens) == "Hello wörld"
+
+
+def test_chat_greedy_answer(tiny_url: str) -> None:
+    request = {
+        "messages": [{"role": "user", "content": "What is the capital of France?"}],
+        "max_tokens": 10,
+        "temperature": 0,
+        "logprobs": True,
+    }
+    body = post(tiny_url, "/v1/chat/completions", request).json()
+    validate(body, "ChatCompletion")
+    assert "Paris" in body["choices"][0]["message"]["content"]
+    assert body["usage"]["prompt_tokens"] == 13
+    assert all(item["logprob"] <= 0 for item in body["choices"][0]["logprobs"]["content"])
+    tokenized = post(tiny_url, "/chat_tokenize", request).json()
+    assert tokenized["templated_text"] == "<bos>" + FRANCE
+
+
+def test_chat_stream_concatenates(tiny_url: str) -> None:
+    request = {
+        "messages": [{"role": "user", "content": "What is the capital of France?"}],
+        "max_tokens": 10,
+        "temperature": 0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    chunks = sse_json(post(tiny_url, "/v1/chat/completions", request))
+    usage = chunks.pop()
+    assert usage["choices"] == []
+    text = "".join(c["choices"][0]["delta"]["content"] for c in chunks)
+    assert "Paris" in text
+    assert chunks[-1]["choices"][0]["finish_reason"] in ("stop", "length")
+
+
+def test_chat_tool_call(tiny_url: str) -> None:
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Get the current weather in a city",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string", "maxLength": 20}},
+                    "required": ["city"],
+                },
+            },
+        }
+    ]
+    request = {
+        "messages": [{"role": "user", "content": "What is the weather in Paris?"}],
+        "tools": tools,
+        "tool_choice": "required",
+        "max_tokens": 40,
+        "temperature": 0,
+    }
+    body = post(tiny_url, "/v1/chat/completions", request).json()
+    validate(body, "ChatCompletion")
+    message = body["choices"][0]["message"]
+    assert "content" not in message
+    call = message["tool_calls"][0]
+    assert (call["id"], call["type"], call["function"]["name"]) == ("0", "function", "get_weather")
+    assert set(json.loads(call["function"]["arguments"])) == {"city"}
+    chunks = sse_json(post(tiny_url, "/v1/chat/completions", {**request, "stream": True}))
+    calls = [c["choices"][0]["delta"]["tool_calls"][0] for c in chunks]
+    assert calls[0]["function"] == {"name": "get_weather", "arguments": "{"}
+    assert json.loads("".join(c["function"]["arguments"] for c in calls)) == json.loads(call["function"]["arguments"])
