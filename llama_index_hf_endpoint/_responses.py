@@ -8,7 +8,6 @@ counts the server's own tokens instead of estimating with a foreign tokenizer.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,22 +72,14 @@ class _Call:
     arguments: str
 
 
-def _arguments(arguments: str) -> dict[str, Any] | str:
-    """Parsed arguments for a ``ToolCallBlock``; the raw string while a streamed call is still incomplete."""
-    try:
-        value = json.loads(arguments) if arguments.strip() else {}
-    except ValueError:
-        return arguments
-    return value if isinstance(value, dict) else arguments
-
-
 def assistant_message(content: str | None, calls: list[_Call]) -> ChatMessage:
     """An assistant message with a text block (unless it only calls tools) and one ``ToolCallBlock`` per call."""
     blocks: list[Any] = []
     if content or not calls:
         blocks.append(TextBlock(text=content or ""))
-    blocks.extend(ToolCallBlock(tool_call_id=c.call_id, tool_name=c.name, tool_kwargs=_arguments(c.arguments))
-                  for c in calls)  # fmt: skip
+    # The arguments stay the model's own JSON text (as in OpenAI's integration), so that a call sent back in the
+    # history is exactly what the model wrote; get_tool_calls_from_response parses them.
+    blocks.extend(ToolCallBlock(tool_call_id=c.call_id, tool_name=c.name, tool_kwargs=c.arguments) for c in calls)
     extra: dict[str, Any] = {}
     if calls:
         # The OpenAI-shaped list too, for code written against older integrations.

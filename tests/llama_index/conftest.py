@@ -62,4 +62,3 @@ def restore_settings() -> Iterator[None]:
     saved = (Settings._llm, Settings._embed_model, Settings._callback_manager)
     yield
     Settings._llm, Settings._embed_model, Settings._callback_manager = saved
-
