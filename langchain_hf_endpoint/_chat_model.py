@@ -16,7 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from hf_endpoint import AsyncTGIClient, Secret, TGIClient, resolve_token
 
-from ._clients import ClientSettings, get_async_client, get_sync_client, known_served_model, served_model
+from ._clients import (
+    ClientSettings,
+    aclose_async_client,
+    close_sync_client,
+    get_async_client,
+    get_sync_client,
+    known_served_model,
+    served_model,
+)
 from ._convert import PROVIDER, StreamAccumulator, completion_to_result, normalize_tool_choice, to_openai_messages
 from ._structured import StructuredMethod, structured_output
 
@@ -159,6 +167,15 @@ class ChatHFEndpoint(BaseChatModel):
     def async_client(self) -> AsyncTGIClient:
         """The (shared, lazily created) asynchronous transport client of the calling thread."""
         return get_async_client(self._settings())
+
+    def close(self) -> None:
+        """Close the pooled connections to this endpoint (shared with every instance with the same settings,
+        which simply reconnect on their next call)."""
+        close_sync_client(self._settings())
+
+    async def aclose(self) -> None:
+        """Close this thread's pooled async connections to this endpoint (see :meth:`close`)."""
+        await aclose_async_client(self._settings())
 
     def _served_model(self, client: TGIClient | AsyncTGIClient) -> str:
         """The model name to report when a response does not carry one: the adapter asked for, else the model the

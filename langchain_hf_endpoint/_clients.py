@@ -18,7 +18,15 @@ from typing import Literal
 
 from hf_endpoint import AsyncTGIClient, Secret, TGIClient
 
-__all__ = ["ClientSettings", "get_async_client", "get_sync_client", "known_served_model", "served_model"]
+__all__ = [
+    "ClientSettings",
+    "aclose_async_client",
+    "close_sync_client",
+    "get_async_client",
+    "get_sync_client",
+    "known_served_model",
+    "served_model",
+]
 
 
 @dataclass(frozen=True)
@@ -88,3 +96,19 @@ def known_served_model(settings: ClientSettings) -> str | None:
     if sync is not None:
         clients.insert(0, sync)
     return next((name for name in map(served_model, clients) if name), None)
+
+
+def close_sync_client(settings: ClientSettings) -> None:
+    """Close and forget the shared sync client for ``settings``; the next call anywhere opens a new one."""
+    with _lock:
+        client = _sync_clients.pop(settings, None)
+    if client is not None:
+        client.close()
+
+
+async def aclose_async_client(settings: ClientSettings) -> None:
+    """Close and forget the calling thread's shared async client for ``settings`` (its aiohttp session)."""
+    with _lock:
+        client = _async_clients.pop((settings, threading.get_ident()), None)
+    if client is not None:
+        await client.aclose()
