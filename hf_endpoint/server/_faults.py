@@ -38,7 +38,7 @@ FIELDS: dict[str, str] = {
     "status": "{code, body, content_type, headers, count}: inject a response (count -1 = always)",
     "reset": "int: the next N generation requests get their connection reset before any response",
     "stream_error": "{after, shape: 'tgi'|'openai', message, error_type}: error event in a 200 stream",
-    "drop_after": "int|null: abort the connection after K stream events",
+    "drop_after": "int|null: abort the connection after K events (streaming responses only)",
     "stall_before": "float: seconds to wait before the first byte of a generation response",
     "stall_between": "float: seconds to wait between stream events",
     "truncate_stream": "bool: the stream ends without its final event (and without [DONE])",

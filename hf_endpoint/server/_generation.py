@@ -51,7 +51,8 @@ async def run(
             else:
                 if params.end_of_turn:
                     cut = _cut_end_of_turn(token.text, params.end_of_turn)
-                    if cut is not None:
+                    # A marker before any visible text is a leading newline, not the end of turn.
+                    if cut is not None and ("".join(texts) + token.text[:cut]).strip():
                         token.text = token.text[:cut]
                         finish = "eos_token"
                 texts.append(token.text)

@@ -105,6 +105,8 @@ async def _generate_sse(
                     break
     except (ConnectionResetError, ConnectionError):
         return response
+    except ApiError as exc:  # e.g. a grammar the backend rejects when it starts
+        await writer.error(exc.body())
     except Exception as exc:
         await writer.error(generation_failed(exc).body())
     return response
