@@ -43,15 +43,16 @@ def structured_output(
         raise ValueError(f"method={method!r} needs a schema (only 'json_mode' works without one)")
     is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
     json_schema = convert_to_json_schema(schema) if schema is not None else None
-    ls_format: dict[str, Any] = {"kwargs": {"method": method, "strict": strict}}
-    if json_schema is not None:
-        ls_format["schema"] = json_schema
+    # What LangSmith records about the request; langchain-core needs a schema there, so none without one.
+    tracing: dict[str, Any] = {}
+    if schema is not None:
+        tracing["ls_structured_output_format"] = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
 
     parser: Runnable[Any, Any]
     if method == "function_calling":
         assert schema is not None
         name = convert_to_openai_tool(schema)["function"]["name"]
-        bound = llm.bind_tools([schema], tool_choice=name, ls_structured_output_format=ls_format)
+        bound = llm.bind_tools([schema], tool_choice=name, **tracing)
         if is_pydantic:
             parser = PydanticToolsParser(tools=[schema], first_tool_only=True)  # type: ignore[list-item]
         else:
@@ -68,7 +69,7 @@ def structured_output(
             response_format = {"type": "json_object"}
             if json_schema is not None:
                 response_format["schema"] = json_schema
-        bound = llm.bind(response_format=response_format, ls_structured_output_format=ls_format)
+        bound = llm.bind(response_format=response_format, **tracing)
         parser = PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()  # type: ignore[arg-type]
 
     if not include_raw:
