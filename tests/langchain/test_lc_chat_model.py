@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 from langchain_core.load import dumpd, dumps, load
 from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
+from lc_helpers import TokenRecorder, last_body
 from pydantic import ValidationError
 
 import hf_endpoint
 from hf_endpoint.server import LocalServer
 from langchain_hf_endpoint import ChatHFEndpoint, _clients
-
-from ._helpers import TokenRecorder, last_body
 
 SERVED = "hf-endpoint/scripted"  # the scripted server's /info model_id
 

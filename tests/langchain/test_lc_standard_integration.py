@@ -18,7 +18,7 @@ from langchain_hf_endpoint import ChatHFEndpoint
 _READS_PROMPT = (
     "needs a model that reads the prompt: the assertion expects {reads}, while the scripted backend builds tool "
     "arguments from the schema alone ({gets}). The tiny model (Gemma 3 270M base) was tried and does not manage it "
-    "either ({tiny}); the plumbing this test covers is asserted in tests/langchain/test_tools.py::{ours}."
+    "either ({tiny}); the plumbing this test covers is asserted in tests/langchain/test_lc_tools.py::{ours}."
 )
 _TOOL_ARGS = _READS_PROMPT.format(
     reads="{'input': 3} taken from 'magic_function(3)'",

@@ -31,7 +31,7 @@ class TestChatHFEndpointUnit(ChatModelUnitTests):
         strict=True,
         reason="langchain-core 1.x load() deserializes only classes listed in langchain_core.load.mapping, even with "
         "allowed_objects='all', and a third-party package cannot be listed there. dumpd() itself works and keeps "
-        "the key out (test_chat_model.py::test_dumpd_round_trip_without_the_key loads it with "
+        "the key out (test_lc_chat_model.py::test_dumpd_round_trip_without_the_key loads it with "
         "allowed_objects=[ChatHFEndpoint]).",
     )
     def test_serdes(self, model: ChatHFEndpoint, snapshot: SnapshotAssertion) -> None:

@@ -7,14 +7,13 @@ from typing import Annotated, Any
 
 import pytest
 from langchain_core.messages import AIMessage
+from lc_helpers import last_body
 from pydantic import BaseModel, Field, field_validator
 from pydantic import v1 as pydantic_v1
 from typing_extensions import TypedDict
 
 from hf_endpoint.server import LocalServer
 from langchain_hf_endpoint import ChatHFEndpoint
-
-from ._helpers import last_body
 
 
 class Joke(BaseModel):

@@ -9,12 +9,11 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
 from langchain_core.tools import tool
+from lc_helpers import last_body
 from pydantic import BaseModel, Field
 
 from hf_endpoint.server import LocalServer
 from langchain_hf_endpoint import ChatHFEndpoint
-
-from ._helpers import last_body
 
 ROUTES = {
     "chat": {},
