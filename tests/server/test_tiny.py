@@ -173,3 +173,15 @@ def test_chat_tool_call(tiny_url: str) -> None:
     calls = [c["choices"][0]["delta"]["tool_calls"][0] for c in chunks]
     assert calls[0]["function"] == {"name": "get_weather", "arguments": "{"}
     assert json.loads("".join(c["function"]["arguments"] for c in calls)) == json.loads(call["function"]["arguments"])
+
+
+def test_chat_response_format(tiny_url: str) -> None:
+    schema = {"type": "object", "properties": {"answer": {"type": "string", "maxLength": 30}}, "required": ["answer"]}
+    request = {
+        "messages": [{"role": "user", "content": "What is the capital of France?"}],
+        "max_tokens": 30,
+        "temperature": 0,
+        "response_format": {"type": "json_object", "value": schema},
+    }
+    body = post(tiny_url, "/v1/chat/completions", request).json()
+    jsonschema.validate(json.loads(body["choices"][0]["message"]["content"]), schema)
