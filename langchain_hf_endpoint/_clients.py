@@ -20,6 +20,7 @@ from hf_endpoint import AsyncTGIClient, Secret, TGIClient
 
 __all__ = [
     "ClientSettings",
+    "aclose_all",
     "aclose_async_client",
     "close_sync_client",
     "get_async_client",
@@ -112,3 +113,18 @@ async def aclose_async_client(settings: ClientSettings) -> None:
         client = _async_clients.pop((settings, threading.get_ident()), None)
     if client is not None:
         await client.aclose()
+
+
+async def aclose_all() -> None:
+    """Close every pooled client: the sync ones and the calling thread's async ones (for test suites and shutdown
+    hooks; instances reconnect if used again)."""
+    me = threading.get_ident()
+    with _lock:
+        sync = list(_sync_clients.values())
+        _sync_clients.clear()
+        mine = [key for key in _async_clients if key[1] == me]
+        async_clients = [_async_clients.pop(key) for key in mine]
+    for client in sync:
+        client.close()
+    for aclient in async_clients:
+        await aclient.aclose()
