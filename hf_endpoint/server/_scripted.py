@@ -16,6 +16,7 @@ import zlib
 from collections.abc import AsyncGenerator
 from typing import Any
 
+from ._chat import message_text
 from ._schema_value import regex_sample, sample_json
 from ._types import GenParams, Prompt, SimpleToken, Step, Token
 
@@ -110,7 +111,7 @@ class ScriptedBackend:
 
     def chat_prompt(self, messages: list[dict[str, Any]], tools_text: str | None) -> str:
         """A plain role-prefixed transcript; the scripted backend never reads it back."""
-        lines = [f"{m.get('role', 'user')}: {m.get('content') or ''}" for m in messages]
+        lines = [f"{m.get('role', 'user')}: {message_text(m)}" for m in messages]
         if tools_text:
             lines.insert(max(len(lines) - 1, 0), tools_text)
         return "\n".join([*lines, "assistant:"])
