@@ -16,6 +16,8 @@ from pydantic import BaseModel
 from hf_endpoint.server import LocalServer
 from langchain_hf_endpoint import ChatHFEndpoint
 
+pytestmark = pytest.mark.usefixtures("close_pooled_clients")
+
 ROUTES = {"chat": {}, "generate": {"route": "generate", "chat_template": "chatml"}}
 PROMPT = ChatPromptTemplate.from_messages([("system", "You answer briefly."), ("human", "{question}")])
 

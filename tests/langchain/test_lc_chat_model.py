@@ -17,6 +17,8 @@ import hf_endpoint
 from hf_endpoint.server import LocalServer
 from langchain_hf_endpoint import ChatHFEndpoint, _clients
 
+pytestmark = pytest.mark.usefixtures("close_pooled_clients")
+
 SERVED = "hf-endpoint/scripted"  # the scripted server's /info model_id
 
 

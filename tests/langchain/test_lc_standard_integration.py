@@ -15,6 +15,8 @@ from langchain_tests.integration_tests import ChatModelIntegrationTests
 
 from langchain_hf_endpoint import ChatHFEndpoint
 
+pytestmark = pytest.mark.usefixtures("close_pooled_clients")
+
 _READS_PROMPT = (
     "needs a model that reads the prompt: the assertion expects {reads}, while the scripted backend builds tool "
     "arguments from the schema alone ({gets}). The tiny model (Gemma 3 270M base) was tried and does not manage it "

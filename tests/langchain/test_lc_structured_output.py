@@ -15,6 +15,8 @@ from typing_extensions import TypedDict
 from hf_endpoint.server import LocalServer
 from langchain_hf_endpoint import ChatHFEndpoint
 
+pytestmark = pytest.mark.usefixtures("close_pooled_clients")
+
 
 class Joke(BaseModel):
     """Joke to tell user."""

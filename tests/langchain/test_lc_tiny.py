@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from langchain_hf_endpoint import ChatHFEndpoint
 
-pytestmark = pytest.mark.tiny
+pytestmark = [pytest.mark.tiny, pytest.mark.usefixtures("close_pooled_clients")]
 
 ROUTES = {"chat": {}, "generate": {"route": "generate"}}  # generate: the transport's built-in template for Gemma
 QUESTION = "What is the capital of France?"

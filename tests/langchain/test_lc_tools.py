@@ -15,6 +15,8 @@ from pydantic import BaseModel, Field
 from hf_endpoint.server import LocalServer
 from langchain_hf_endpoint import ChatHFEndpoint
 
+pytestmark = pytest.mark.usefixtures("close_pooled_clients")
+
 ROUTES = {
     "chat": {},
     "generate": {"route": "generate", "chat_template": "chatml"},
