@@ -268,6 +268,23 @@ async def test_abatch(scripted: LocalServer) -> None:
     assert [r.content for r in results] == ["Hello from the scripted backend."] * 2
 
 
+IMAGE = HumanMessage(
+    [{"type": "text", "text": "What is this?"}, {"type": "image", "base64": "iVBORw0KGgo=", "mime_type": "image/png"}]
+)
+
+
+def test_images_go_to_the_messages_api(scripted: LocalServer) -> None:
+    assert ChatHFEndpoint(base_url=scripted.url).invoke([IMAGE]).content
+    parts = last_body(scripted)["messages"][0]["content"]
+    assert parts[1] == {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+
+
+def test_images_on_the_native_route_are_refused_clearly(scripted: LocalServer) -> None:
+    llm = ChatHFEndpoint(base_url=scripted.url, route="generate", chat_template="chatml")
+    with pytest.raises(hf_endpoint.InvalidRequestError, match="route='chat'"):
+        llm.invoke([IMAGE])
+
+
 # --------------------------------------------------------------------------------------------- tracing
 
 
@@ -298,15 +315,21 @@ def test_server_errors_are_typed_with_the_server_message(scripted: LocalServer) 
     assert info.value.status_code == 422
 
 
-def test_error_inside_a_stream_is_typed(scripted: LocalServer) -> None:
-    scripted.configure(stream_error={"after": 2, "shape": "openai", "message": "CUDA out of memory"})
+@pytest.mark.parametrize(
+    ("shape", "error"),
+    # TGI's OpenAI-shaped in-stream error always says 422; its native shape carries the real error type.
+    [("openai", hf_endpoint.RequestValidationError), ("tgi", hf_endpoint.GenerationError)],
+)
+def test_error_inside_a_stream_is_typed(scripted: LocalServer, shape: str, error: type[Exception]) -> None:
+    fault = {"after": 2, "shape": shape, "message": "CUDA out of memory", "error_type": "generation"}
+    scripted.configure(stream_error=fault)
     received: list[AIMessageChunk] = []
 
     def consume() -> None:
         for chunk in ChatHFEndpoint(base_url=scripted.url).stream("hi"):
             received.append(chunk)
 
-    with pytest.raises(hf_endpoint.HFEndpointError, match="CUDA out of memory"):
+    with pytest.raises(error, match="CUDA out of memory"):
         consume()
     assert len(received) == 2  # what arrived before the error was delivered, once
 
