@@ -12,12 +12,13 @@ import re
 from collections.abc import AsyncGenerator, Generator
 from typing import Any, TypeVar
 
+from llama_index.core.base.llms.types import ChatResponse
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.program.utils import FlexibleModel
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import PydanticProgramMode
 from llama_index_instrumentation import get_dispatcher
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 __all__ = ["GrammarStructuredLLM", "response_format_for"]
 
@@ -40,6 +41,22 @@ def _schema_kwargs(llm_kwargs: dict[str, Any] | None, output_cls: type[Any]) -> 
     return kwargs
 
 
+def _parse(output_cls: type[Model], response: ChatResponse) -> Model:
+    """The reply as ``output_cls``; a reply cut off by the token limit gets an error that says so."""
+    text = response.message.content or ""
+    try:
+        return output_cls.model_validate_json(text)
+    except ValidationError as exc:
+        raw = response.raw if isinstance(response.raw, dict) else {}
+        choices = raw.get("choices") or [{}]
+        if choices[0].get("finish_reason") == "length":
+            raise ValueError(
+                f"the {output_cls.__name__} JSON was cut off by the token limit before it was complete; "
+                f"raise max_tokens (got {len(text)} characters: {text[:80]!r}...)"
+            ) from exc
+        raise
+
+
 class GrammarStructuredLLM(FunctionCallingLLM):
     """``structured_predict`` and friends on TGI's JSON-schema grammar (see the module docstring)."""
 
@@ -60,7 +77,7 @@ class GrammarStructuredLLM(FunctionCallingLLM):
             return result
         messages = self._extend_messages(prompt.format_messages(**prompt_args))
         response = self.chat(messages, **_schema_kwargs(llm_kwargs, output_cls))
-        return output_cls.model_validate_json(response.message.content or "")
+        return _parse(output_cls, response)
 
     @dispatcher.span
     async def astructured_predict(
@@ -76,7 +93,7 @@ class GrammarStructuredLLM(FunctionCallingLLM):
             return aresult
         messages = self._extend_messages(prompt.format_messages(**prompt_args))
         response = await self.achat(messages, **_schema_kwargs(llm_kwargs, output_cls))
-        return output_cls.model_validate_json(response.message.content or "")
+        return _parse(output_cls, response)
 
     def _structured_stream_call(
         self,
