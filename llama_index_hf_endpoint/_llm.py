@@ -7,6 +7,8 @@ message), calling the undecorated chat bodies so that one call emits one LLM cal
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncGenerator, Generator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -27,7 +29,7 @@ from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPU
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import ToolSelection
 
-from hf_endpoint import AsyncTGIClient, Info, Secret, TGIClient, resolve_token
+from hf_endpoint import AsyncTGIClient, HFEndpointError, Info, Secret, TGIClient, resolve_token
 
 from ._messages import resolve_tool_choice, to_tgi_messages, to_tgi_tools
 from ._responses import (
@@ -170,7 +172,12 @@ class HFEndpoint(GrammarStructuredLLM):
         return self._metadata_for(self._info)
 
     def to_payload(self) -> dict[str, Any]:
-        # Sent with every callback event: what is known so far, without a network call in the event path.
+        """What callback and instrumentation events record about this LLM (never the key or headers)."""
+        if not self._info_known and not _in_event_loop():
+            # Sync callers: fetch /info now (once; the client asks it anyway on route "auto"). Inside an event
+            # loop a sync request would block it, so async callers record what is known until their own fetch.
+            with contextlib.suppress(HFEndpointError):
+                self._set_info(self._client.info())
         return {"class_name": self.class_name(), **self._metadata_for(self._info).model_dump()}
 
     def _set_info(self, info: Info | None) -> None:
@@ -194,7 +201,7 @@ class HFEndpoint(GrammarStructuredLLM):
             num_output=min(num_output, max(window - 1, 1)),
             is_chat_model=True,
             is_function_calling_model=True,
-            model_name=(info.model_id if info is not None else None) or self.model or "tgi",
+            model_name=(info.model_id if info is not None else None) or self.model or "unknown",
         )
 
     # ------------------------------------------------------------------------------------------- requests
@@ -352,6 +359,14 @@ class HFEndpoint(GrammarStructuredLLM):
     ) -> list[ToolSelection]:
         """The response's tool calls as ``ToolSelection``s with parsed arguments (partial ones while streaming)."""
         return tool_selections(response, error_on_no_tool_call=error_on_no_tool_call)
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _as_messages(prompt: str) -> list[ChatMessage]:

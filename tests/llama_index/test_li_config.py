@@ -67,11 +67,19 @@ async def test_metadata_after_async_call_needs_no_sync_request(make_llm: Any, sc
     assert scripted.stats()["requests"].get("/info") == 1  # fetched by the async client, not again by metadata
 
 
-def test_payload_has_no_network_call(make_llm: Any, scripted: LocalServer) -> None:
+def test_payload(make_llm: Any) -> None:
     payload = make_llm(api_key=KEY).to_payload()
     assert payload["class_name"] == "HFEndpoint"
+    assert payload["model_name"] == "hf-endpoint/scripted"
     assert KEY not in json.dumps(payload)
+
+
+async def test_payload_in_an_event_loop_makes_no_blocking_request(make_llm: Any, scripted: LocalServer) -> None:
+    llm = make_llm()
+    assert llm.to_payload()["model_name"] == "unknown"  # not known yet, and not fetched with a blocking call
     assert scripted.stats()["requests"].get("/info") is None
+    await llm.achat(MESSAGES)
+    assert llm.to_payload()["model_name"] == "hf-endpoint/scripted"
 
 
 def test_no_info_falls_back_loudly(make_llm: Any, scripted: LocalServer, caplog: pytest.LogCaptureFixture) -> None:

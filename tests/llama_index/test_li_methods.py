@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import llama_index.core.instrumentation as instrument
 import pytest
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, CompletionResponse, LogProb
+from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 
 from hf_endpoint.server import LocalServer
 from llama_index_hf_endpoint import HFEndpoint
@@ -138,3 +140,36 @@ def test_system_user_assistant_history(llm: HFEndpoint, scripted: LocalServer) -
 @pytest.mark.parametrize("kwargs", [{"temperature": 0.0}, {"temperature": 1.0, "seed": 1}])
 async def test_sampling_options(make_llm: Any, kwargs: dict[str, Any]) -> None:
     assert (await make_llm(**kwargs).achat(MESSAGES)).message.content == REPLY
+
+
+class _Events(BaseEventHandler):
+    """Collects LlamaIndex instrumentation events."""
+
+    events: list[Any] = []
+
+    def handle(self, event: Any, **kwargs: Any) -> None:
+        self.events.append(event)
+
+
+async def test_instrumentation_events(llm: HFEndpoint) -> None:
+    """Start, in-progress and end events for every method; each end event carries the final response."""
+    handler = _Events(events=[])
+    root = instrument.get_dispatcher()
+    root.add_event_handler(handler)
+    try:
+        llm.chat(MESSAGES)
+        list(llm.stream_chat(MESSAGES))
+        await llm.acomplete("hi")
+        [r async for r in await llm.astream_complete("hi")]
+    finally:
+        root.event_handlers.remove(handler)
+    names = [type(e).__name__ for e in handler.events]
+    assert names.count("LLMChatStartEvent") == names.count("LLMChatEndEvent") == 2
+    assert names.count("LLMCompletionStartEvent") == names.count("LLMCompletionEndEvent") == 2
+    assert "LLMChatInProgressEvent" in names
+    assert "LLMCompletionInProgressEvent" in names
+    ends = [e for e in handler.events if type(e).__name__ in ("LLMChatEndEvent", "LLMCompletionEndEvent")]
+    for end in ends:
+        assert end.response.raw["usage"] == USAGE
+    starts = [e for e in handler.events if type(e).__name__.endswith("StartEvent")]
+    assert starts[-1].model_dict["model_name"] == "hf-endpoint/scripted"  # known once /info was fetched
