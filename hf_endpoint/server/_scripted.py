@@ -11,6 +11,7 @@ varied by the seed when sampling) and the tokenizer is a simple word/punctuation
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import zlib
 from collections.abc import AsyncGenerator
@@ -27,8 +28,15 @@ EOS = Token(id=2, text="</s>", logprob=-0.01, special=True)
 _WORDS = re.compile(r"\s*\w+|\s*[^\w\s]|\s+")
 
 
+# Caches keep the scripted backend cheap enough for benchmarks (thousands of requests/s).
+@functools.lru_cache(maxsize=65536)
 def _token_id(text: str) -> int:
     return zlib.crc32(text.encode()) % 32000 + 3
+
+
+@functools.lru_cache(maxsize=256)
+def _pieces(text: str) -> tuple[str, ...]:
+    return tuple(m.group() for m in _WORDS.finditer(text))
 
 
 def scripted_tokenize(text: str) -> list[SimpleToken]:
@@ -36,6 +44,7 @@ def scripted_tokenize(text: str) -> list[SimpleToken]:
     return [SimpleToken(_token_id(m.group()), m.group(), m.start(), m.end()) for m in _WORDS.finditer(text)]
 
 
+@functools.lru_cache(maxsize=65536)
 def _logprob(token_id: int, index: int, seed: int | None) -> float:
     mix = zlib.crc32(f"{token_id}:{index}:{seed}".encode())
     return -round(0.01 + (mix % 1000) / 500.0, 4)
@@ -73,8 +82,8 @@ class ScriptedBackend:
         grammar = params.grammar
         if grammar is not None:
             text = sample_json(grammar.value) if grammar.kind == "json" else regex_sample(grammar.value)
-            return [t.text for t in scripted_tokenize(text)] or [text]
-        pieces = [t.text for t in scripted_tokenize(self.reply)] or ["."]
+            return list(_pieces(text)) or [text]
+        pieces = list(_pieces(self.reply)) or ["."]
         if self.n_tokens is not None:
             pieces = [pieces[i % len(pieces)] for i in range(self.n_tokens)]
         if self.huge_token_chars and pieces:
