@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 from collections.abc import AsyncGenerator, Generator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -138,6 +139,13 @@ class HFEndpoint(GrammarStructuredLLM):
     @classmethod
     def class_name(cls) -> str:
         return "HFEndpoint"
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> HFEndpoint:
+        """A copy with its own connection pools; the key is handed over (``Secret`` refuses to be copied)."""
+        fields = {name: copy.deepcopy(getattr(self, name), memo) for name in type(self).model_fields}
+        clone = type(self)(api_key=self._api_key, **fields)
+        clone._info, clone._info_known = self._info, self._info_known
+        return clone
 
     # ------------------------------------------------------------------------------------------- lifetime
 

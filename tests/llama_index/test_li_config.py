@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import pickle
@@ -122,6 +123,19 @@ def test_api_key_from_environment(make_llm: Any, scripted: LocalServer, monkeypa
         monkeypatch.delenv(name, raising=False)
     make_llm().chat(MESSAGES)
     assert scripted.last_request()["headers"]["Authorization"] == f"Bearer {KEY}"
+
+
+def test_deepcopy(make_llm: Any, scripted: LocalServer) -> None:
+    llm = make_llm(api_key=KEY, max_tokens=7)
+    clone = copy.deepcopy(llm)
+    try:
+        assert clone.max_tokens == 7
+        assert clone.metadata.num_output == 7
+        assert clone._client is not llm._client  # its own pool
+        clone.chat(MESSAGES)
+        assert scripted.last_request()["headers"]["Authorization"] == f"Bearer {KEY}"
+    finally:
+        clone.close()
 
 
 def test_round_trip_through_to_dict(llm: HFEndpoint) -> None:
