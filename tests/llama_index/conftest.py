@@ -42,9 +42,15 @@ def llm(make_llm: Any) -> HFEndpoint:
 
 
 @pytest.fixture(params=sorted(ROUTES))
-def route_llm(request: pytest.FixtureRequest, make_llm: Any) -> HFEndpoint:
+def route_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """``HFEndpoint`` options selecting each route in turn."""
+    return dict(ROUTES[request.param])
+
+
+@pytest.fixture
+def route_llm(route_options: dict[str, Any], make_llm: Any) -> HFEndpoint:
     """An ``HFEndpoint`` on the scripted server, once per route."""
-    result: HFEndpoint = make_llm(**ROUTES[request.param])
+    result: HFEndpoint = make_llm(**route_options)
     return result
 
 
