@@ -168,7 +168,7 @@ async def _chat_stream(request: web.Request, plan: ChatPlan) -> web.StreamRespon
     config = request.app[CONFIG]
     response = web.StreamResponse(headers=stream_headers(config, len(plan.prompt.text)))
     await response.prepare(request)
-    writer = EventWriter(request, response, request_faults(request), openai=True)
+    writer = EventWriter(request, response, request_faults(request), openai=True, coalesce=backend.instant)
     chunks = _Chunks(plan.model, config.fingerprint, request.app[CONTROL].legacy)
     try:
         if plan.using_tools:

@@ -76,7 +76,7 @@ async def _generate_sse(
     config = request.app[CONFIG]
     response = web.StreamResponse(headers=stream_headers(config, len(inputs)))
     await response.prepare(request)
-    writer = EventWriter(request, response, request_faults(request), openai=False)
+    writer = EventWriter(request, response, request_faults(request), openai=False, coalesce=backend.instant)
     try:
         prompt, gen_params = await validate(
             backend, inputs, params, config.limits, stream=True, return_full_text_default=compat
@@ -109,6 +109,7 @@ async def _generate_sse(
         await writer.error(exc.body())
     except Exception as exc:
         await writer.error(generation_failed(exc).body())
+    await writer.flush()
     return response
 
 

@@ -78,6 +78,10 @@ class ScriptedBackend:
     async def tokenize(self, text: str, add_special_tokens: bool) -> list[SimpleToken]:
         return scripted_tokenize(text)
 
+    @property
+    def instant(self) -> bool:
+        return not self.token_delay
+
     def _content(self, params: GenParams) -> list[str]:
         grammar = params.grammar
         if grammar is not None:

@@ -27,17 +27,41 @@ def dumps(payload: Any) -> str:
 class EventWriter:
     """Sends events on a prepared ``StreamResponse``; ``send`` returns False once the stream is over."""
 
-    def __init__(self, request: web.Request, response: web.StreamResponse, faults: RequestFaults, *, openai: bool):
+    def __init__(
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        faults: RequestFaults,
+        *,
+        openai: bool,
+        coalesce: bool = False,
+    ):
         self._request = request
         self._response = response
         self._faults = faults
         self._openai = openai
+        # An instant backend (scripted) produces a whole stream at once: one write instead of one
+        # per event saves a system call per event. Real models write each event as it comes.
+        self._coalesce = coalesce
+        self._buffer = bytearray()
         self._prefix = b"data:" if "data_no_space" in faults.legacy else b"data: "
         self.sent = 0
         self.ended = False  # an injected fault ended the stream early
 
     async def _raw(self, data: bytes) -> None:
-        await self._response.write(data)
+        if not self._coalesce:
+            await self._response.write(data)
+            return
+        self._buffer += data
+        if len(self._buffer) >= 65536:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write what ``coalesce`` held back (call before the handler returns)."""
+        if self._buffer:
+            data = bytes(self._buffer)
+            self._buffer.clear()
+            await self._response.write(data)
 
     async def _event(self, text: str) -> None:
         if self._faults.keepalive:
@@ -53,8 +77,10 @@ class EventWriter:
             self.ended = True
             return False
         if self.sent and faults.stall_between:
+            await self.flush()
             await asyncio.sleep(faults.stall_between)
         if faults.drop_after is not None and self.sent >= faults.drop_after:
+            await self.flush()
             self._abort()
             return False
         error = faults.stream_error
@@ -78,6 +104,7 @@ class EventWriter:
         await self._event(dumps(body))
         if self._openai:
             await self._event("[DONE]")
+        await self.flush()
         self.ended = True
 
     async def error(self, body: dict[str, Any]) -> None:
@@ -88,12 +115,14 @@ class EventWriter:
             await self._event("[DONE]")
         else:
             await self._event(dumps(body))
+        await self.flush()
         self.ended = True
 
     async def done(self) -> None:
         """``data: [DONE]`` at the end of a Messages API stream (unless a fault ended it)."""
         if not self.ended and not self._faults.truncate_stream:
             await self._event("[DONE]")
+        await self.flush()
 
     def _abort(self) -> None:
         transport = self._request.transport

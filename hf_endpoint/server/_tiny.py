@@ -43,6 +43,7 @@ class TinyBackend:
 
     end_of_turn: tuple[str, ...] = END_OF_TURN
     text_after_tool_result = False
+    instant = False
 
     def __init__(
         self,

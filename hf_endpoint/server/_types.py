@@ -131,6 +131,11 @@ class Backend(Protocol):
     # loops terminate without the backend reading the prompt.
     text_after_tool_result: bool
 
+    @property
+    def instant(self) -> bool:
+        """True when tokens come without waiting (scripted): streams are then written in one go."""
+        ...
+
     async def tokenize(self, text: str, add_special_tokens: bool) -> list[SimpleToken]:
         """Tokenize ``text`` with the model's tokenizer."""
         ...
