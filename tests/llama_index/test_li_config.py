@@ -164,3 +164,15 @@ def test_context_manager(scripted_url: str) -> None:
 async def test_async_context_manager(scripted_url: str) -> None:
     async with HFEndpoint(base_url=scripted_url) as llm:
         assert (await llm.acomplete("hi")).text
+
+
+def test_imports_no_langchain() -> None:
+    """A LlamaIndex user never imports LangChain (checked in a fresh interpreter)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "import sys, llama_index_hf_endpoint; print([m for m in sys.modules if m.startswith('langchain')])"
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
