@@ -13,6 +13,7 @@ from ._async_client import AsyncTGIClient
 from ._auth import TOKEN_ENV_VARS, Secret, resolve_token
 from ._client import TGIClient
 from ._completion import acompletion, completion
+from ._core import Route
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -95,6 +96,7 @@ __all__ = [
     "RateLimitError",
     "RequestValidationError",
     "ResponseError",
+    "Route",
     "Secret",
     "ServerError",
     "StreamDetails",

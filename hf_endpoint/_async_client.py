@@ -9,10 +9,12 @@ a session bound to a closed loop.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import ssl
 import time
+import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -38,6 +40,17 @@ __all__ = ["AsyncTGIClient"]
 
 logger = logging.getLogger("hf_endpoint")
 T = TypeVar("T")
+
+# Clients whose session may outlive its event loop (asyncio.run() returns, the loop closes, the client stays in a
+# cache or a framework object): at exit their sockets are closed directly, without aiohttp's "Unclosed client
+# session" warnings.
+_LIVE: weakref.WeakSet[AsyncTGIClient] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_abandoned_sessions() -> None:
+    for client in list(_LIVE):
+        client._drop_sessions(keep=None)
 
 
 class AsyncTGIClient:
@@ -69,13 +82,19 @@ class AsyncTGIClient:
             clamp_max_tokens=clamp_max_tokens, verify=verify,
         )  # fmt: skip
         self._max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # One session per running event loop: aiohttp sessions belong to the loop that created them, and one
+        # client may be used from several loops (threads each running asyncio.run, notebooks, sync-over-async).
+        self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=timeout)
 
     @property
     def base_url(self) -> str:
         return self._core.base_url
+
+    @property
+    def served_model(self) -> str | None:
+        """The model the server reports (``/info``'s ``model_id``, or ``/v1/models``), once ``info()`` ran."""
+        return self._core.served_model
 
     def __repr__(self) -> str:
         return f"AsyncTGIClient(base_url={self._core.base_url!r}, route={self._core.route!r})"
@@ -87,30 +106,51 @@ class AsyncTGIClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._session is not None and not self._session.closed:
-            if self._loop is asyncio.get_running_loop():
-                await self._session.close()
-            else:  # opened by another (usually finished) event loop: it cannot be awaited from this one
-                _abandon(self._session)
-        self._session = None
+        """Close this loop's session; sessions of closed loops are dropped, those of other live loops are
+        closed on their own loop."""
+        loop = asyncio.get_running_loop()
+        session = self._sessions.pop(loop, None)
+        self._drop_sessions(keep=None)
+        if session is not None and not session.closed:
+            await session.close()
 
     def __getstate__(self) -> None:
         raise TypeError("AsyncTGIClient holds a connection pool and an API key; create a new one instead of pickling")
 
     def _get_session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
-        if self._session is not None and not self._session.closed and self._loop is loop:
-            return self._session
-        if self._session is not None:
-            _abandon(self._session)
+        session = self._sessions.get(loop)
+        if session is not None and not session.closed:
+            return session
+        self._drop_sessions(keep=loop)
         verify = self._core.verify
         ssl_arg: ssl.SSLContext | bool = (
             ssl.create_default_context(cafile=verify) if isinstance(verify, str) else bool(verify)
         )
         connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=ssl_arg)
-        self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
-        self._loop = loop
-        return self._session
+        session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        self._sessions[loop] = session
+        _LIVE.add(self)
+        return session
+
+    def _drop_sessions(self, keep: asyncio.AbstractEventLoop | None) -> None:
+        """Forget sessions whose loop has closed (their sockets closed directly); with ``keep=None`` also ask
+        sessions on other live loops to close there."""
+        for loop, session in list(self._sessions.items()):
+            if loop is keep:
+                continue
+            if loop.is_closed() or session.closed or (keep is None and not loop.is_running()):
+                self._sessions.pop(loop, None)
+                _abandon(session)
+            elif keep is None:  # a loop running in another thread: close the session there
+                self._sessions.pop(loop, None)
+                with contextlib.suppress(RuntimeError):
+                    asyncio.run_coroutine_threadsafe(session.close(), loop)
+
+    def __del__(self) -> None:
+        for session in getattr(self, "_sessions", {}).values():
+            if not session.closed:
+                _abandon(session)
 
     # --------------------------------------------------------------------------------------------- public
 
@@ -301,7 +341,7 @@ def _transport_error(exc: BaseException, url: str, *, reading: bool) -> HFEndpoi
 
 
 def _abandon(session: aiohttp.ClientSession) -> None:
-    """Drop a session whose event loop is gone, without the 'Unclosed client session' warning.
+    """Drop a session whose event loop is gone or idle, without the 'Unclosed client session' warning.
 
     Its sockets belong to a loop that no longer runs, so they can only be closed directly.
     """
@@ -309,7 +349,7 @@ def _abandon(session: aiohttp.ClientSession) -> None:
     session.detach()
     if connector is not None and not connector.closed:
         loop = getattr(connector, "_loop", None)
-        if loop is not None and loop.is_closed():
+        if loop is not None and (loop.is_closed() or not loop.is_running()):
             for conns in list(connector._conns.values()):
                 for protocol, _ in conns:
                     _close_dead_transport(protocol.transport)

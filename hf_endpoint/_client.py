@@ -81,6 +81,11 @@ class TGIClient:
     def base_url(self) -> str:
         return self._core.base_url
 
+    @property
+    def served_model(self) -> str | None:
+        """The model the server reports (``/info``'s ``model_id``, or ``/v1/models``), once ``info()`` ran."""
+        return self._core.served_model
+
     def __repr__(self) -> str:
         return f"TGIClient(base_url={self._core.base_url!r}, route={self._core.route!r})"
 

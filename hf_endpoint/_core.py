@@ -418,9 +418,12 @@ class ClientCore:
         params: dict[str, Any],
         stream: bool,
     ) -> Plan[Any]:
+        adapter = params.pop("model", None) or self.model
+        if adapter and adapter != "tgi" and "adapter_id" not in params:
+            params = {**params, "adapter_id": adapter}  # on /generate, a model name selects a LoRA adapter
         native = build_native_chat(
             msgs, params, template=self.native_template(), tools=tools, tool_choice=choice, grammar=grammar,
-            max_stop_sequences=self.max_stop_sequences, model=self.served_model or self.model or "",
+            max_stop_sequences=self.max_stop_sequences, model=adapter or self.served_model or "",
         )  # fmt: skip
         path = "/generate_stream" if stream else "/generate"
         body = {"inputs": native.prompt, "parameters": native.parameters}

@@ -106,8 +106,21 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
+def _add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url", default=None, help="endpoint or TGI server URL (default: $HF_ENDPOINT_URL, else the local tiny model)"
+    )
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from hf_endpoint._demo import run_demo
+
+    return run_demo(args.url)
+
+
 COMMANDS: list[Command] = [
     ("serve", "run a local TGI-protocol server", _add_serve_arguments, _run_serve),
+    ("demo", "the transport, LangChain and LlamaIndex end to end", _add_demo_arguments, _run_demo),
 ]
 
 

@@ -357,3 +357,47 @@ def test_transport_imports_no_framework() -> None:
         "('langchain_core', 'langchain', 'llama_index', 'xllamacpp')); print(bad); assert not bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_native_route_sends_the_model_as_adapter_id(srv: LocalServer, kind: str) -> None:
+    twin = Twin(kind, srv.url, chat_template="chatml", model="my-lora")
+    try:
+        result = twin.chat(HI, route="generate")
+        assert sent_body(srv)["parameters"]["adapter_id"] == "my-lora"
+        assert result.model == "my-lora"
+        twin.chat(HI, route="generate", model="other-lora")
+        assert sent_body(srv)["parameters"]["adapter_id"] == "other-lora"
+    finally:
+        twin.close()
+
+
+def test_one_async_client_from_several_threads_and_loops(srv: LocalServer) -> None:
+    import asyncio
+    import threading
+
+    from hf_endpoint import AsyncTGIClient
+
+    client = AsyncTGIClient(srv.url)
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    async def work() -> None:
+        for _ in range(10):
+            text = "".join([c.choices[0].delta.content or "" async for c in client.chat_stream(HI) if c.choices])
+            results.append(text)
+
+    def thread() -> None:
+        try:
+            asyncio.run(work())
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=thread) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert results == ["Hello from the scripted backend."] * 30
+    asyncio.run(client.aclose())  # sessions of the finished loops are dropped without warnings
+    assert client._sessions == {}

@@ -8,7 +8,7 @@ import logging
 import pickle
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hf_endpoint import (
@@ -240,7 +240,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(payload=st.one_of(st.binary(max_size=200), json_values.map(lambda v: __import__("json").dumps(v).encode())))
 def test_parsers_raise_only_our_errors(payload: bytes) -> None:
     for parse in (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hf_endpoint._sse import SSEDecoder, split_lines
@@ -50,7 +50,7 @@ events = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(events=events, data=st.data(), crlf=st.booleans(), space=st.booleans())
 def test_any_chunking_gives_the_same_events(events: list[bytes], data: st.DataObject, crlf: bool, space: bool) -> None:
     eol = b"\r\n" if crlf else b"\n"
