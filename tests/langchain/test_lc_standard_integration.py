@@ -35,13 +35,6 @@ _UNICODE = _READS_PROMPT.format(
     ours="test_unicode_tool_arguments_round_trip",
 )
 
-_NATIVE_OVERRIDE = (
-    "transport gap: on the native route (/generate) a per-call model= (a LoRA adapter on TGI) is neither sent as "
-    "parameters.adapter_id nor reported as the response's model, so the served model's name comes back; the "
-    "Messages API route passes these tests (TestChatHFEndpointIntegration)."
-)
-
-
 class TestChatHFEndpointIntegration(ChatModelIntegrationTests):
     @pytest.fixture(autouse=True)
     def _server(self, scripted_url: str) -> None:
@@ -88,19 +81,3 @@ class TestChatHFEndpointIntegrationNativeRoute(TestChatHFEndpointIntegration):
     @property
     def chat_model_params(self) -> dict[str, Any]:
         return {"base_url": self._url, "route": "generate", "chat_template": "chatml"}
-
-    @pytest.mark.xfail(strict=True, reason=_NATIVE_OVERRIDE)
-    def test_invoke_with_model_override(self, model: BaseChatModel) -> None:
-        super().test_invoke_with_model_override(model)
-
-    @pytest.mark.xfail(strict=True, reason=_NATIVE_OVERRIDE)
-    async def test_ainvoke_with_model_override(self, model: BaseChatModel) -> None:
-        await super().test_ainvoke_with_model_override(model)
-
-    @pytest.mark.xfail(strict=True, reason=_NATIVE_OVERRIDE)
-    def test_stream_with_model_override(self, model: BaseChatModel) -> None:
-        super().test_stream_with_model_override(model)
-
-    @pytest.mark.xfail(strict=True, reason=_NATIVE_OVERRIDE)
-    async def test_astream_with_model_override(self, model: BaseChatModel) -> None:
-        await super().test_astream_with_model_override(model)
