@@ -85,7 +85,6 @@ def get_async_client(settings: ClientSettings) -> AsyncTGIClient:
 
 def served_model(client: TGIClient | AsyncTGIClient) -> str | None:
     """The model id the server reported in ``/info`` (or ``/v1/models``), once the client has asked; else None."""
-    # The transport keeps it on its core and has no public accessor yet; read it here, in one place.
     return client.served_model
 
 
