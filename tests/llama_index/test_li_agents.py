@@ -106,6 +106,9 @@ async def test_agent_workflow(llm: HFEndpoint, streaming: bool) -> None:
         assert any(isinstance(e, ToolCall) and e.tool_name == "add" for e in events)
 
 
+# The workflow Context warns that it cannot serialize the agent's memory object (llama-index-workflows; seen in a
+# fresh environment with pydantic 2.14): expected, and nothing of ours.
+@pytest.mark.filterwarnings("ignore::workflows.context.state_store.UnserializableKeyWarning")
 async def test_function_agent_remembers_with_context(llm: HFEndpoint, scripted: LocalServer) -> None:
     """A second run on the same Context sends the first run's tool call and result back to the server."""
     import json
