@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import logging
 import ssl
 import time
 import weakref
@@ -23,6 +22,7 @@ import aiohttp
 from ._auth import Secret
 from ._core import ClientCore, Plan, Response, Route, check_response
 from ._errors import APIConnectionError, APITimeoutError, HFEndpointError, IncompleteStreamError
+from ._progress import RetryWait
 from ._protocol import Request, error_from_response
 from ._retry import parse_retry_after
 from ._sse import SSEDecoder, split_lines
@@ -38,7 +38,6 @@ from ._types import (
 
 __all__ = ["AsyncTGIClient"]
 
-logger = logging.getLogger("hf_endpoint")
 T = TypeVar("T")
 
 # Clients whose session may outlive its event loop (asyncio.run() returns, the loop closes, the client stays in a
@@ -198,8 +197,10 @@ class AsyncTGIClient:
         route: Route | None = None,
         **params: Any,
     ) -> ChatCompletion:
+        start = time.perf_counter()
         plan = await self._chat_plan(messages, tools, tool_choice, response_format, route, params, stream=False)
         result: ChatCompletion = await self._run(plan)
+        result.elapsed = time.perf_counter() - start
         return result
 
     async def chat_stream(
@@ -281,31 +282,34 @@ class AsyncTGIClient:
         headers = self._core.header_items(request)
         start = time.monotonic()
         attempt = 0
-        while True:
-            retry_after = None
-            try:
-                r = await self._get_session().request(request.method, url, data=body, headers=headers)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                err = _transport_error(exc, url, reading=False)
-                if err.error_type == "tls":
-                    raise err from exc
-            else:
-                if r.status < 400:
-                    return r
-                async with r:
-                    content = await r.read()
-                err = error_from_response(r.status, content, request_id=r.headers.get("x-request-id"), url=url)
-                retry_after = parse_retry_after(r.headers.get("retry-after"))
-            elapsed = time.monotonic() - start
-            delay = self._core.retry.delay(err, attempt, elapsed, retry_after)
-            if delay is None:
-                raise self._core.retry.exhausted(err, elapsed, attempt + 1)
-            logger.warning(
-                "hf_endpoint: %s: %s (attempt %d, %.0f/%.0f s); retrying in %.1f s",
-                type(err).__name__, err.message[:200], attempt + 1, elapsed, self._core.retry.cold_start_timeout, delay,
-            )  # fmt: skip
-            await asyncio.sleep(delay)
-            attempt += 1
+        wait = RetryWait(self._core.retry.cold_start_timeout)
+        try:
+            while True:
+                retry_after = None
+                try:
+                    r = await self._get_session().request(request.method, url, data=body, headers=headers)
+                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                    err = _transport_error(exc, url, reading=False)
+                    if err.error_type == "tls":
+                        raise err from exc
+                else:
+                    if r.status < 400:
+                        wait.close(woke=True)
+                        return r
+                    async with r:
+                        content = await r.read()
+                    err = error_from_response(r.status, content, request_id=r.headers.get("x-request-id"), url=url)
+                    retry_after = parse_retry_after(r.headers.get("retry-after"))
+                elapsed = time.monotonic() - start
+                delay = self._core.retry.delay(err, attempt, elapsed, retry_after)
+                if delay is None:
+                    raise self._core.retry.exhausted(err, elapsed, attempt + 1)
+                # A TTY shows cold starts as a ticking "elapsed / budget" line; logs get one warning per retry.
+                for pause in wait.pauses(err, attempt, elapsed, delay):
+                    await asyncio.sleep(pause)
+                attempt += 1
+        finally:
+            wait.close()
 
 
 async def _events(raw: aiohttp.ClientResponse, url: str) -> AsyncIterator[bytes]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
@@ -14,6 +13,7 @@ from requests.adapters import HTTPAdapter
 from ._auth import Secret
 from ._core import ClientCore, Plan, Response, Route, check_response
 from ._errors import APIConnectionError, APITimeoutError, HFEndpointError, IncompleteStreamError
+from ._progress import RetryWait
 from ._protocol import Request, error_from_response
 from ._retry import parse_retry_after
 from ._sse import SSEDecoder, split_lines
@@ -29,7 +29,6 @@ from ._types import (
 
 __all__ = ["TGIClient"]
 
-logger = logging.getLogger("hf_endpoint")
 T = TypeVar("T")
 
 
@@ -149,8 +148,10 @@ class TGIClient:
         **params: Any,
     ) -> ChatCompletion:
         """An OpenAI-shaped chat completion, by the Messages API or the native route (see ``route``)."""
+        start = time.perf_counter()
         plan = self._chat_plan(messages, tools, tool_choice, response_format, route, params, stream=False)
         result: ChatCompletion = self._run(plan)
+        result.elapsed = time.perf_counter() - start
         return result
 
     def chat_stream(
@@ -230,38 +231,44 @@ class TGIClient:
         headers = self._core.header_items(request)
         start = time.monotonic()
         attempt = 0
-        while True:
-            retry_after = None
-            try:
-                r = self._session.request(request.method, url, data=body, headers=headers, timeout=self._timeouts,
-                                          stream=request.stream)  # fmt: skip
-            except requests.exceptions.ConnectTimeout as exc:
-                err: HFEndpointError = APITimeoutError(
-                    f"could not connect within {self._timeouts[0]} s: {exc}", error_type="connect_timeout", url=url
-                )
-            except requests.exceptions.ReadTimeout as exc:
-                err = APITimeoutError(f"no answer within timeout={self._timeouts[1]} s: {exc}",
-                                      error_type="read_timeout", url=url)  # fmt: skip
-            except requests.exceptions.SSLError as exc:
-                err = APIConnectionError(f"TLS failure: {exc}", error_type="tls", url=url)
-                raise err from exc
-            except requests.exceptions.RequestException as exc:
-                err = APIConnectionError(f"connection failed: {_reason(exc)}", error_type="connection", url=url)
-            else:
-                if r.status_code < 400:
-                    return r
-                err = error_from_response(r.status_code, r.content, request_id=r.headers.get("x-request-id"),
-                                          url=url)  # fmt: skip
-                retry_after = parse_retry_after(r.headers.get("retry-after"))
-                r.close()
-            elapsed = time.monotonic() - start
-            delay = self._core.retry.delay(err, attempt, elapsed, retry_after)
-            if delay is None:
-                raise self._core.retry.exhausted(err, elapsed, attempt + 1)
-            logger.warning("hf_endpoint: %s (attempt %d, %.0f/%.0f s); retrying in %.1f s", _short(err), attempt + 1,
-                           elapsed, self._core.retry.cold_start_timeout, delay)  # fmt: skip
-            time.sleep(delay)
-            attempt += 1
+        wait = RetryWait(self._core.retry.cold_start_timeout)
+        try:
+            while True:
+                retry_after = None
+                try:
+                    r = self._session.request(request.method, url, data=body, headers=headers,
+                                              timeout=self._timeouts, stream=request.stream)  # fmt: skip
+                except requests.exceptions.ConnectTimeout as exc:
+                    err: HFEndpointError = APITimeoutError(
+                        f"could not connect within {self._timeouts[0]} s: {exc}", error_type="connect_timeout",
+                        url=url,
+                    )  # fmt: skip
+                except requests.exceptions.ReadTimeout as exc:
+                    err = APITimeoutError(f"no answer within timeout={self._timeouts[1]} s: {exc}",
+                                          error_type="read_timeout", url=url)  # fmt: skip
+                except requests.exceptions.SSLError as exc:
+                    err = APIConnectionError(f"TLS failure: {exc}", error_type="tls", url=url)
+                    raise err from exc
+                except requests.exceptions.RequestException as exc:
+                    err = APIConnectionError(f"connection failed: {_reason(exc)}", error_type="connection", url=url)
+                else:
+                    if r.status_code < 400:
+                        wait.close(woke=True)
+                        return r
+                    err = error_from_response(r.status_code, r.content, request_id=r.headers.get("x-request-id"),
+                                              url=url)  # fmt: skip
+                    retry_after = parse_retry_after(r.headers.get("retry-after"))
+                    r.close()
+                elapsed = time.monotonic() - start
+                delay = self._core.retry.delay(err, attempt, elapsed, retry_after)
+                if delay is None:
+                    raise self._core.retry.exhausted(err, elapsed, attempt + 1)
+                # A TTY shows cold starts as a ticking "elapsed / budget" line; logs get one warning per retry.
+                for pause in wait.pauses(err, attempt, elapsed, delay):
+                    time.sleep(pause)
+                attempt += 1
+        finally:
+            wait.close()
 
 
 def _events(raw: requests.Response, url: str) -> Iterator[bytes]:
@@ -279,6 +286,10 @@ def _events(raw: requests.Response, url: str) -> Iterator[bytes]:
             raise APITimeoutError(f"no streamed event within the read timeout: {_reason(exc)}",
                                   error_type="read_timeout", url=url) from exc  # fmt: skip
         raise IncompleteStreamError(f"the connection dropped mid-stream: {_reason(exc)}", url=url) from exc
+    except requests.exceptions.ChunkedEncodingError as exc:
+        # urllib3 reports a connection closed inside a chunked body as a bad chunk length: say what happened.
+        raise IncompleteStreamError(f"the connection dropped mid-stream (chunked body cut off: {_reason(exc)})",
+                                    url=url) from exc  # fmt: skip
     except requests.exceptions.RequestException as exc:
         raise IncompleteStreamError(f"the stream broke off: {_reason(exc)}", url=url) from exc
     if buffer:
@@ -294,7 +305,3 @@ def _reason(exc: BaseException) -> str:
     while inner.__context__ is not None and inner.__context__ is not inner:
         inner = inner.__context__
     return str(inner) or type(inner).__name__
-
-
-def _short(err: HFEndpointError) -> str:
-    return f"{type(err).__name__}: {err.message[:200]}"

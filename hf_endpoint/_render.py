@@ -1,4 +1,4 @@
-"""Rich display of results in Jupyter: the text with each token shaded by its probability."""
+"""Rich display of results in Jupyter: the text with each token shaded by its probability, and the call's facts."""
 
 from __future__ import annotations
 
@@ -43,6 +43,9 @@ def render_chat_completion_html(result: ChatCompletion) -> str:
         facts.append(f"tokens: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion")
     if choice.logprobs and choice.logprobs.content:
         facts.append(f"sum logprob: {choice.logprobs.sum_logprob:.3f}")
+    if result.elapsed is not None:
+        rate = f", {usage.completion_tokens / result.elapsed:.0f} tok/s" if usage and result.elapsed > 0 else ""
+        facts.append(f"time: {result.elapsed:.2f} s{rate}")
     return (
         '<div style="font-family: system-ui, sans-serif; line-height: 1.5">'
         f'<div style="white-space: pre-wrap; font-family: monospace">{body}</div>{calls}'

@@ -256,6 +256,8 @@ class ChatCompletion(_Model):
     usage: Usage | None = None
     request_id: str | None = None
     route: str | None = None
+    #: Seconds the client spent on the call (retries and cold-start waits included); set by ``chat()``.
+    elapsed: float | None = None
 
     @property
     def content(self) -> str | None:

