@@ -1,0 +1,9 @@
+"""``python -m tests.benchmarks [--quick] [--json PATH] [--clients ids] [--no-imports]``."""
+
+from __future__ import annotations
+
+import sys
+
+from ._run import main
+
+sys.exit(main())

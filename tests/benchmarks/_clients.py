@@ -1,0 +1,564 @@
+"""The clients the benchmark measures: raw HTTP baselines, ours (transport and adapters), and the peers.
+
+Each client makes the same call: one user message ("Say hello."), answered with 20 tokens on the small server or
+2000 on the big one. A client has a sync side (``call``, ``stream``) and/or an async side (``acall``, ``astream``);
+``route`` says which raw baseline it is compared with: ``chat`` (``/v1/chat/completions``) or ``generate``
+(TGI's native ``/generate``). Each runs in its own worker process, which imports only that client's library.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["CLIENTS", "Client"]
+
+PROMPT_TEXT = "Say hello."
+MESSAGES = [{"role": "user", "content": PROMPT_TEXT}]
+SMALL, BIG = 20, 2000  # tokens per answer on the small and the big server
+_HEADERS = {"Content-Type": "application/json"}
+
+
+def _chat_body(max_tokens: int, stream: bool = False) -> bytes:
+    body: dict[str, Any] = {"model": "tgi", "messages": MESSAGES, "max_tokens": max_tokens}
+    if stream:
+        body["stream"] = True
+    return json.dumps(body).encode()
+
+
+def _gen_body(max_tokens: int) -> bytes:
+    return json.dumps({"inputs": PROMPT_TEXT, "parameters": {"max_new_tokens": max_tokens}}).encode()
+
+
+class Client:
+    """Base: a named client; subclasses implement the sides they have."""
+
+    name = ""
+    kind = "peer"  # raw | ours | peer
+    route = "chat"  # which raw baseline: chat | generate
+    package = ""  # distribution whose version is reported
+    label = ""  # what is called, for the table's notes
+    has_sync = True
+    has_async = True
+
+    def setup(self, small: str, big: str) -> None:
+        self.small, self.big = small, big
+
+    def call(self) -> Any:
+        raise NotImplementedError
+
+    def stream(self, big: bool = True) -> int:
+        raise NotImplementedError
+
+    async def acall(self) -> Any:
+        raise NotImplementedError
+
+    async def astream(self, big: bool = True) -> int:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        return None
+
+
+# ------------------------------------------------------------------------------------------------- raw baselines
+
+
+class Raw(Client):
+    """The floor: ``requests.Session`` (sync) and ``aiohttp.ClientSession`` (async), ``json.loads`` of the body; a
+    stream is line iteration plus ``json.loads`` of each ``data:`` line."""
+
+    name = "raw requests / aiohttp"
+    kind = "raw"
+    package = "requests"
+    label = "Session.post + json.loads; iter_lines + json.loads per event"
+    path, stream_path = "/v1/chat/completions", "/v1/chat/completions"
+
+    def setup(self, small: str, big: str) -> None:
+        super().setup(small, big)
+        import requests
+
+        self.session = requests.Session()
+        self.asession: Any = None
+
+    def _body(self, stream: bool, big: bool) -> bytes:
+        return _chat_body(BIG if big else SMALL, stream)
+
+    def call(self) -> Any:
+        r = self.session.post(self.small + self.path, data=self._body(False, False), headers=_HEADERS)
+        r.raise_for_status()
+        return json.loads(r.content)
+
+    def stream(self, big: bool = True) -> int:
+        url = (self.big if big else self.small) + self.stream_path
+        n = 0
+        with self.session.post(url, data=self._body(True, big), headers=_HEADERS, stream=True) as r:
+            r.raise_for_status()
+            for line in r.iter_lines():
+                if line.startswith(b"data:"):
+                    payload = line[5:].strip()
+                    if payload != b"[DONE]":
+                        json.loads(payload)
+                        n += 1
+        return n
+
+    def _asession(self) -> Any:
+        if self.asession is None:
+            import aiohttp
+
+            self.asession = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000))
+        return self.asession
+
+    async def acall(self) -> Any:
+        async with self._asession().post(self.small + self.path, data=self._body(False, False), headers=_HEADERS) as r:
+            r.raise_for_status()
+            return json.loads(await r.read())
+
+    async def astream(self, big: bool = True) -> int:
+        url = (self.big if big else self.small) + self.stream_path
+        n = 0
+        async with self._asession().post(url, data=self._body(True, big), headers=_HEADERS) as r:
+            r.raise_for_status()
+            async for line in r.content:
+                if line.startswith(b"data:"):
+                    payload = line[5:].strip()
+                    if payload != b"[DONE]":
+                        json.loads(payload)
+                        n += 1
+        return n
+
+    async def aclose(self) -> None:
+        if self.asession is not None:
+            await self.asession.close()
+
+
+class RawGenerate(Raw):
+    name = "raw requests / aiohttp (/generate)"
+    route = "generate"
+    path, stream_path = "/generate", "/generate_stream"
+
+    def _body(self, stream: bool, big: bool) -> bytes:
+        return _gen_body(BIG if big else SMALL)
+
+
+class RawHttpx(Client):
+    name = "raw httpx"
+    kind = "raw"
+    package = "httpx"
+    label = "httpx.Client / AsyncClient .post + json.loads; iter_lines + json.loads"
+
+    def setup(self, small: str, big: str) -> None:
+        super().setup(small, big)
+        import httpx
+
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
+        self.client = httpx.Client(limits=limits, timeout=300)
+        self.aclient = httpx.AsyncClient(limits=limits, timeout=300)
+
+    def call(self) -> Any:
+        r = self.client.post(self.small + "/v1/chat/completions", content=_chat_body(SMALL), headers=_HEADERS)
+        r.raise_for_status()
+        return json.loads(r.content)
+
+    def stream(self, big: bool = True) -> int:
+        url = (self.big if big else self.small) + "/v1/chat/completions"
+        n = 0
+        body = _chat_body(BIG if big else SMALL, True)
+        with self.client.stream("POST", url, content=body, headers=_HEADERS) as r:
+            for line in r.iter_lines():
+                if line.startswith("data:") and line[5:].strip() != "[DONE]":
+                    json.loads(line[5:])
+                    n += 1
+        return n
+
+    async def acall(self) -> Any:
+        r = await self.aclient.post(self.small + "/v1/chat/completions", content=_chat_body(SMALL), headers=_HEADERS)
+        r.raise_for_status()
+        return json.loads(r.content)
+
+    async def astream(self, big: bool = True) -> int:
+        url = (self.big if big else self.small) + "/v1/chat/completions"
+        n = 0
+        body = _chat_body(BIG if big else SMALL, True)
+        async with self.aclient.stream("POST", url, content=body, headers=_HEADERS) as r:
+            async for line in r.aiter_lines():
+                if line.startswith("data:") and line[5:].strip() != "[DONE]":
+                    json.loads(line[5:])
+                    n += 1
+        return n
+
+    async def aclose(self) -> None:
+        await self.aclient.aclose()
+
+
+# ----------------------------------------------------------------------------------------------------------- ours
+
+
+class Ours(Client):
+    name = "hf_endpoint TGIClient / AsyncTGIClient (chat route)"
+    kind = "ours"
+    package = "hf-endpoint"
+    label = ".chat() / .chat_stream(), route='chat' (Messages API)"
+    options: dict[str, Any] = {"route": "chat"}
+
+    def setup(self, small: str, big: str) -> None:
+        super().setup(small, big)
+        from hf_endpoint import AsyncTGIClient, TGIClient
+
+        self.sync = {False: TGIClient(small, **self.options), True: TGIClient(big, **self.options)}
+        self.asyncs = {False: AsyncTGIClient(small, **self.options), True: AsyncTGIClient(big, **self.options)}
+
+    def call(self) -> Any:
+        return self.sync[False].chat(MESSAGES, max_tokens=SMALL)
+
+    def stream(self, big: bool = True) -> int:
+        return sum(1 for _ in self.sync[big].chat_stream(MESSAGES, max_tokens=BIG if big else SMALL))
+
+    async def acall(self) -> Any:
+        return await self.asyncs[False].chat(MESSAGES, max_tokens=SMALL)
+
+    async def astream(self, big: bool = True) -> int:
+        n = 0
+        async for _ in self.asyncs[big].chat_stream(MESSAGES, max_tokens=BIG if big else SMALL):
+            n += 1
+        return n
+
+    async def aclose(self) -> None:
+        for client in self.asyncs.values():
+            await client.aclose()
+
+
+class OursNative(Ours):
+    name = "hf_endpoint TGIClient / AsyncTGIClient (native route)"
+    route = "generate"
+    label = ".chat() / .chat_stream(), route='generate' (chat template applied client-side)"
+    options = {"route": "generate", "chat_template": "chatml"}
+
+
+class OursGenerate(Ours):
+    name = "hf_endpoint TGIClient.generate / AsyncTGIClient.generate"
+    route = "generate"
+    label = ".generate() / .generate_stream() (TGI's native API)"
+    options = {"route": "generate"}
+
+    def call(self) -> Any:
+        return self.sync[False].generate(PROMPT_TEXT, max_new_tokens=SMALL)
+
+    def stream(self, big: bool = True) -> int:
+        return sum(1 for _ in self.sync[big].generate_stream(PROMPT_TEXT, max_new_tokens=BIG if big else SMALL))
+
+    async def acall(self) -> Any:
+        return await self.asyncs[False].generate(PROMPT_TEXT, max_new_tokens=SMALL)
+
+    async def astream(self, big: bool = True) -> int:
+        n = 0
+        async for _ in self.asyncs[big].generate_stream(PROMPT_TEXT, max_new_tokens=BIG if big else SMALL):
+            n += 1
+        return n
+
+
+class OursLangChain(Client):
+    name = "langchain_hf_endpoint ChatHFEndpoint"
+    kind = "ours"
+    package = "langchain-core"
+    label = ".invoke / .stream / .ainvoke / .astream"
+
+    def setup(self, small: str, big: str) -> None:
+        super().setup(small, big)
+        from langchain_hf_endpoint import ChatHFEndpoint
+
+        self.llm = {False: ChatHFEndpoint(base_url=small, max_tokens=SMALL),
+                    True: ChatHFEndpoint(base_url=big, max_tokens=BIG)}  # fmt: skip
+
+    def call(self) -> Any:
+        return self.llm[False].invoke(PROMPT_TEXT)
+
+    def stream(self, big: bool = True) -> int:
+        return sum(1 for _ in self.llm[big].stream(PROMPT_TEXT))
+
+    async def acall(self) -> Any:
+        return await self.llm[False].ainvoke(PROMPT_TEXT)
+
+    async def astream(self, big: bool = True) -> int:
+        n = 0
+        async for _ in self.llm[big].astream(PROMPT_TEXT):
+            n += 1
+        return n
+
+    async def aclose(self) -> None:
+        from langchain_hf_endpoint._clients import aclose_all
+
+        await aclose_all()
+
+
+class OursLlamaIndex(Client):
+    name = "llama_index_hf_endpoint HFEndpoint"
+    kind = "ours"
+    package = "llama-index-core"
+    label = ".chat / .stream_chat / .achat / .astream_chat"
+
+    def setup(self, small: str, big: str) -> None:
+        super().setup(small, big)
+        from llama_index.core.llms import ChatMessage
+
+        from llama_index_hf_endpoint import HFEndpoint
+
+        self.msgs = [ChatMessage(role="user", content=PROMPT_TEXT)]
+        self.llm = {False: HFEndpoint(base_url=small, max_tokens=SMALL), True: HFEndpoint(base_url=big, max_tokens=BIG)}
+
+    def call(self) -> Any:
+        return self.llm[False].chat(self.msgs)
+
+    def stream(self, big: bool = True) -> int:
+        return sum(1 for _ in self.llm[big].stream_chat(self.msgs))
+
+    async def acall(self) -> Any:
+        return await self.llm[False].achat(self.msgs)
+
+    async def astream(self, big: bool = True) -> int:
+        n = 0
+        async for _ in await self.llm[big].astream_chat(self.msgs):
+            n += 1
+        return n
+
+    async def aclose(self) -> None:
+        for llm in self.llm.values():
+            await llm.aclose()
+
+
+# ---------------------------------------------------------------------------------------------------------- peers
+
+
+class HubChat(Client):
+    name = "huggingface_hub InferenceClient.chat_completion"
+    package = "huggingface_hub"
+    label = "InferenceClient / AsyncInferenceClient(base_url=...).chat_completion"
+
+    def setup(self, small: str, big: str) -> None:
+        super().setup(small, big)
+        from huggingface_hub import AsyncInferenceClient, InferenceClient
+
+        self.sync = {False: InferenceClient(base_url=small), True: InferenceClient(base_url=big)}
+        self.asyncs = {False: AsyncInferenceClient(base_url=small), True: AsyncInferenceClient(base_url=big)}
+
+    def call(self) -> Any:
+        return self.sync[False].chat_completion(MESSAGES, max_tokens=SMALL)
+
+    def stream(self, big: bool = True) -> int:
+        return sum(1 for _ in self.sync[big].chat_completion(MESSAGES, max_tokens=BIG if big else SMALL, stream=True))
+
+    async def acall(self) -> Any:
+        return await self.asyncs[False].chat_completion(MESSAGES, max_tokens=SMALL)
+
+    async def astream(self, big: bool = True) -> int:
+        n = 0
+        async for _ in await self.asyncs[big].chat_completion(MESSAGES, max_tokens=BIG if big else SMALL, stream=True):
+            n += 1
+        return n
+
+    async def aclose(self) -> None:
+        for client in self.asyncs.values():
+            close = getattr(client, "close", None)
+            if close is not None:
+                await close()
+
+
+class HubGenerate(Client):
+    name = "huggingface_hub InferenceClient.text_generation"
+    route = "generate"
+    package = "huggingface_hub"
+    label = "InferenceClient / AsyncInferenceClient(model=url).text_generation"
+
+    def setup(self, small: str, big: str) -> None:
+        super().setup(small, big)
+        from huggingface_hub import AsyncInferenceClient, InferenceClient
+
+        self.sync = {False: InferenceClient(model=small), True: InferenceClient(model=big)}
+        self.asyncs = {False: AsyncInferenceClient(model=small), True: AsyncInferenceClient(model=big)}
+
+    def call(self) -> Any:
+        return self.sync[False].text_generation(PROMPT_TEXT, max_new_tokens=SMALL)
+
+    def stream(self, big: bool = True) -> int:
+        n = BIG if big else SMALL
+        return sum(1 for _ in self.sync[big].text_generation(PROMPT_TEXT, max_new_tokens=n, stream=True))
+
+    async def acall(self) -> Any:
+        return await self.asyncs[False].text_generation(PROMPT_TEXT, max_new_tokens=SMALL)
+
+    async def astream(self, big: bool = True) -> int:
+        n = 0
+        tokens = BIG if big else SMALL
+        async for _ in await self.asyncs[big].text_generation(PROMPT_TEXT, max_new_tokens=tokens, stream=True):
+            n += 1
+        return n
+
+    async def aclose(self) -> None:
+        for client in self.asyncs.values():
+            close = getattr(client, "close", None)
+            if close is not None:
+                await close()
+
+
+class TextGeneration(Client):
+    name = "text-generation Client / AsyncClient"
+    route = "generate"
+    package = "text-generation"
+    label = "Client(url).generate / generate_stream (TGI's own client)"
+
+    def setup(self, small: str, big: str) -> None:
+        super().setup(small, big)
+        from text_generation import AsyncClient, Client
+
+        self.sync = {False: Client(small, timeout=300), True: Client(big, timeout=300)}
+        self.asyncs = {False: AsyncClient(small, timeout=300), True: AsyncClient(big, timeout=300)}
+
+    def call(self) -> Any:
+        return self.sync[False].generate(PROMPT_TEXT, max_new_tokens=SMALL)
+
+    def stream(self, big: bool = True) -> int:
+        n = BIG if big else SMALL
+        return sum(1 for _ in self.sync[big].generate_stream(PROMPT_TEXT, max_new_tokens=n))
+
+    async def acall(self) -> Any:
+        return await self.asyncs[False].generate(PROMPT_TEXT, max_new_tokens=SMALL)
+
+    async def astream(self, big: bool = True) -> int:
+        n = 0
+        async for _ in self.asyncs[big].generate_stream(PROMPT_TEXT, max_new_tokens=BIG if big else SMALL):
+            n += 1
+        return n
+
+
+class LangChainHF(Client):
+    name = "langchain-huggingface ChatHuggingFace"
+    package = "langchain-huggingface"
+    label = "ChatHuggingFace(llm=HuggingFaceEndpoint(endpoint_url=...)) .invoke / .stream / .ainvoke / .astream"
+
+    def setup(self, small: str, big: str) -> None:
+        super().setup(small, big)
+        from langchain_huggingface import ChatHuggingFace, HuggingFaceEndpoint
+
+        def make(url: str, n: int) -> Any:
+            return ChatHuggingFace(llm=HuggingFaceEndpoint(endpoint_url=url, max_new_tokens=n))
+
+        self.llm = {False: make(small, SMALL), True: make(big, BIG)}
+
+    def call(self) -> Any:
+        return self.llm[False].invoke(PROMPT_TEXT)
+
+    def stream(self, big: bool = True) -> int:
+        return sum(1 for _ in self.llm[big].stream(PROMPT_TEXT))
+
+    async def acall(self) -> Any:
+        return await self.llm[False].ainvoke(PROMPT_TEXT)
+
+    async def astream(self, big: bool = True) -> int:
+        n = 0
+        async for _ in self.llm[big].astream(PROMPT_TEXT):
+            n += 1
+        return n
+
+
+class LangChainHFLLM(LangChainHF):
+    name = "langchain-huggingface HuggingFaceEndpoint (LLM)"
+    route = "generate"
+    label = "HuggingFaceEndpoint(endpoint_url=...) .invoke / .stream / .ainvoke / .astream (text generation)"
+
+    def setup(self, small: str, big: str) -> None:
+        Client.setup(self, small, big)
+        from langchain_huggingface import HuggingFaceEndpoint
+
+        self.llm = {False: HuggingFaceEndpoint(endpoint_url=small, max_new_tokens=SMALL),
+                    True: HuggingFaceEndpoint(endpoint_url=big, max_new_tokens=BIG)}  # fmt: skip
+
+
+class LlamaIndexHF(Client):
+    name = "llama-index-llms-huggingface-api HuggingFaceInferenceAPI"
+    package = "llama-index-llms-huggingface-api"
+    label = "HuggingFaceInferenceAPI(model=url) .chat / .stream_chat / .achat / .astream_chat"
+
+    def setup(self, small: str, big: str) -> None:
+        super().setup(small, big)
+        from llama_index.core.llms import ChatMessage
+        from llama_index.llms.huggingface_api import HuggingFaceInferenceAPI
+
+        self.msgs = [ChatMessage(role="user", content=PROMPT_TEXT)]
+        self.llm = {False: HuggingFaceInferenceAPI(model=small, num_output=SMALL),
+                    True: HuggingFaceInferenceAPI(model=big, num_output=BIG)}  # fmt: skip
+
+    def call(self) -> Any:
+        return self.llm[False].chat(self.msgs)
+
+    def stream(self, big: bool = True) -> int:
+        return sum(1 for _ in self.llm[big].stream_chat(self.msgs))
+
+    async def acall(self) -> Any:
+        return await self.llm[False].achat(self.msgs)
+
+    async def astream(self, big: bool = True) -> int:
+        n = 0
+        async for _ in await self.llm[big].astream_chat(self.msgs):
+            n += 1
+        return n
+
+
+class LiteLLM(Client):
+    name = "litellm completion (api_base=url)"
+    package = "litellm"
+    label = 'completion(model="huggingface/tgi", api_base=url) / acompletion'
+
+    def setup(self, small: str, big: str) -> None:
+        super().setup(small, big)
+        import litellm
+
+        litellm.telemetry = False
+        self.litellm = litellm
+
+    def _kw(self, big: bool) -> dict[str, Any]:
+        return {"model": "huggingface/tgi", "api_base": self.big if big else self.small, "messages": MESSAGES,
+                "max_tokens": BIG if big else SMALL}  # fmt: skip
+
+    def call(self) -> Any:
+        return self.litellm.completion(**self._kw(False))
+
+    def stream(self, big: bool = True) -> int:
+        return sum(1 for _ in self.litellm.completion(**self._kw(big), stream=True))
+
+    async def acall(self) -> Any:
+        return await self.litellm.acompletion(**self._kw(False))
+
+    async def astream(self, big: bool = True) -> int:
+        n = 0
+        async for _ in await self.litellm.acompletion(**self._kw(big), stream=True):
+            n += 1
+        return n
+
+
+class LiteLLMUrl(LiteLLM):
+    name = 'litellm completion (model="huggingface/<url>")'
+    label = 'completion(model="huggingface/" + url): the form the issue names'
+
+    def _kw(self, big: bool) -> dict[str, Any]:
+        url = self.big if big else self.small
+        return {"model": "huggingface/" + url, "messages": MESSAGES, "max_tokens": BIG if big else SMALL}
+
+
+#: Client ids (used on the command line and in the JSON) -> client classes, in table order.
+CLIENTS: dict[str, type[Client]] = {
+    "raw": Raw,
+    "raw-generate": RawGenerate,
+    "httpx": RawHttpx,
+    "ours-chat": Ours,
+    "ours-native": OursNative,
+    "ours-generate": OursGenerate,
+    "ours-langchain": OursLangChain,
+    "ours-llama-index": OursLlamaIndex,
+    "hub-chat": HubChat,
+    "hub-generate": HubGenerate,
+    "text-generation": TextGeneration,
+    "langchain-huggingface": LangChainHF,
+    "langchain-huggingface-llm": LangChainHFLLM,
+    "llama-index-hf-api": LlamaIndexHF,
+    "litellm": LiteLLM,
+    "litellm-url": LiteLLMUrl,
+}

@@ -1,0 +1,112 @@
+"""Cold import time and RSS: each statement in a fresh interpreter, median of several runs.
+
+Bytecode is cached (a first, discarded run writes it under a private ``PYTHONPYCACHEPREFIX``), as it is for an
+installed package; the OS file cache is warm. The time is that of the import statement alone (interpreter start-up
+excluded); RSS is the process's resident memory right after it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from typing import Any
+
+__all__ = ["IMPORTS", "measure_imports"]
+
+_LC_FRAMEWORK = (
+    "import langchain_core.callbacks, langchain_core.language_models, langchain_core.messages, "
+    "langchain_core.messages.tool, langchain_core.output_parsers, langchain_core.output_parsers.openai_tools, "
+    "langchain_core.outputs, langchain_core.runnables, langchain_core.tools, langchain_core.utils.function_calling, "
+    "langchain_core.utils.pydantic"
+)
+_LI_FRAMEWORK = (
+    "import llama_index.core.base.llms.types, llama_index.core.bridge.pydantic, llama_index.core.constants, "
+    "llama_index.core.llms.callbacks, llama_index.core.llms.function_calling, llama_index.core.llms.llm, "
+    "llama_index.core.llms.utils, llama_index.core.program.utils, llama_index.core.prompts, llama_index.core.types, "
+    "llama_index_instrumentation"
+)
+
+#: (id, statement, kind, what it is compared with). "framework" rows are the framework modules our adapter imports:
+#: the adapter's target is that import + 80 ms.
+IMPORTS: list[tuple[str, str, str, str | None]] = [
+    ("hf_endpoint", "import hf_endpoint", "ours", None),
+    ("hf_endpoint.TGIClient", "from hf_endpoint import TGIClient", "ours", None),
+    ("hf_endpoint.AsyncTGIClient", "from hf_endpoint import AsyncTGIClient", "ours", None),
+    ("requests", "import requests", "raw", None),
+    ("aiohttp", "import aiohttp", "raw", None),
+    ("httpx", "import httpx", "raw", None),
+    ("langchain-core (framework)", _LC_FRAMEWORK, "framework", None),
+    ("langchain_hf_endpoint", "import langchain_hf_endpoint", "ours", "langchain-core (framework)"),
+    ("langchain_huggingface", "import langchain_huggingface", "peer", "langchain-core (framework)"),
+    ("llama-index-core (framework)", _LI_FRAMEWORK, "framework", None),
+    ("llama_index_hf_endpoint", "import llama_index_hf_endpoint", "ours", "llama-index-core (framework)"),
+    ("llama_index.llms.huggingface_api", "import llama_index.llms.huggingface_api", "peer",
+     "llama-index-core (framework)"),
+    ("huggingface_hub", "from huggingface_hub import InferenceClient", "peer", None),
+    ("text_generation", "import text_generation", "peer", None),
+    ("litellm", "import litellm", "peer", None),
+]  # fmt: skip
+
+_PROBE = """
+import time, json
+t = time.perf_counter()
+{stmt}
+dt = time.perf_counter() - t
+rss = 0.0
+for line in open("/proc/self/status"):
+    if line.startswith("VmRSS:"):
+        rss = int(line.split()[1]) / 1024
+print(json.dumps({{"s": dt, "rss_mb": rss}}))
+"""
+
+
+def _env(pycache: str, extra: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = pycache
+    env.update(extra)
+    return env
+
+
+def _once(stmt: str, env: dict[str, str], cwd: str) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(stmt=stmt)], capture_output=True, text=True, env=env, cwd=cwd,
+        timeout=120,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1][:300]}
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def measure_imports(reps: int, pycache: str, cwd: str, env_extra: dict[str, str],
+                    only: set[str] | None = None) -> dict[str, Any]:  # fmt: skip
+    """``{id: {"ms": median, "rss_mb": median, "runs": [...], "kind", "statement", "baseline"}}``; rounds are
+    interleaved (one run of every statement, then the next round)."""
+    env = _env(pycache, env_extra)
+    rows = [row for row in IMPORTS if only is None or row[0] in only]
+    runs: dict[str, list[dict[str, Any]]] = {row[0]: [] for row in rows}
+    errors: dict[str, str] = {}
+    for row in rows:  # warm-up: compile and cache bytecode
+        first = _once(row[1], env, cwd)
+        if "error" in first:
+            errors[row[0]] = first["error"]
+    for _ in range(reps):
+        for key, stmt, _kind, _base in rows:
+            if key not in errors:
+                runs[key].append(_once(stmt, env, cwd))
+    out: dict[str, Any] = {}
+    for key, stmt, kind, base in rows:
+        good = [r for r in runs[key] if "error" not in r]
+        entry: dict[str, Any] = {"kind": kind, "statement": stmt, "baseline": base}
+        if key in errors or not good:
+            entry["error"] = errors.get(key) or next((r["error"] for r in runs[key] if "error" in r), "no run")
+        else:
+            entry["ms"] = statistics.median(r["s"] for r in good) * 1000
+            entry["rss_mb"] = statistics.median(r["rss_mb"] for r in good)
+            entry["runs_ms"] = [round(r["s"] * 1000, 1) for r in good]
+        out[key] = entry
+    return out

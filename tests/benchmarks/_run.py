@@ -1,0 +1,561 @@
+"""The benchmark run: server, workers, interleaved rounds, ratios, the table and the JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import select
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ._clients import BIG, CLIENTS, SMALL
+from ._imports import measure_imports
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: (scenario id, side, worker op, column title)
+SCENARIOS = [
+    ("seq", "sync", "seq", "sequential, 20 tokens: CPU/request"),
+    ("stream", "sync", "stream", "one 2000-token stream: CPU"),
+    ("async50", "async", "concurrent", "200 requests at 50 in flight: CPU/request"),
+    ("astream", "async", "astream", "one 2000-token stream, async: CPU"),
+]
+
+
+@dataclass
+class Settings:
+    quick: bool
+    rounds: int
+    seq_n: int
+    stream_n: int
+    async_total: int
+    async_inflight: int
+    streams_count: int
+    streams_rounds: int
+    leak_n: int
+    leak_warm: int
+    import_reps: int
+    timeout: float
+    clients: list[str]
+    streams_clients: list[str]
+
+    @classmethod
+    def make(cls, quick: bool, clients: list[str]) -> Settings:
+        if quick:
+            return cls(quick, rounds=3, seq_n=30, stream_n=1, async_total=200, async_inflight=50, streams_count=1000,
+                       streams_rounds=1, leak_n=2000, leak_warm=300, import_reps=1, timeout=8.0, clients=clients,
+                       streams_clients=["raw", "ours-chat", "ours-native"])  # fmt: skip
+        async_ids = [c for c in clients if CLIENTS[c].has_async]
+        return cls(quick, rounds=7, seq_n=200, stream_n=1, async_total=200, async_inflight=50, streams_count=1000,
+                   streams_rounds=3, leak_n=10_000, leak_warm=1000, import_reps=7, timeout=60.0, clients=clients,
+                   streams_clients=async_ids)  # fmt: skip
+
+
+@dataclass
+class WorkerProc:
+    """A worker process and the pipe its answers come on."""
+
+    client: str
+    proc: subprocess.Popen[str]
+    reader: int
+    log: Any
+    buffer: bytes = b""
+    dead: bool = False
+
+    def request(self, timeout: float, **cmd: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(json.dumps(cmd) + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            self.dead = True
+            return {"ok": False, "error": "worker died: " + self.log_tail()}
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill()
+                return {"ok": False, "timeout": True, "error": f"timeout: no answer within {timeout:.0f} s"}
+            ready, _, _ = select.select([self.reader], [], [], left)
+            if ready:
+                chunk = os.read(self.reader, 65536)
+                if not chunk:
+                    self.dead = True
+                    return {"ok": False, "error": "worker died: " + self.log_tail()}
+                self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def log_tail(self) -> str:
+        try:
+            self.log.flush()
+            self.log.seek(0)
+            lines = [ln for ln in self.log.read().splitlines() if ln.strip()]
+            return " | ".join(lines[-3:])[-400:]
+        except (OSError, ValueError):
+            return ""
+
+    def kill(self) -> None:
+        self.dead = True
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            with_timeout = 10.0
+            try:
+                self.request(with_timeout, op="close")
+                assert self.proc.stdin is not None
+                self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
+                self.proc.stdin.flush()
+                self.proc.wait(with_timeout)
+            except (OSError, subprocess.TimeoutExpired):
+                self.kill()
+        os.close(self.reader)
+        self.log.close()
+
+
+@dataclass
+class Run:
+    settings: Settings
+    small: str = ""
+    big: str = ""
+    workers: dict[str, WorkerProc] = field(default_factory=dict)
+    status: dict[str, str] = field(default_factory=dict)  # client -> "ok" | "n/a: ..."
+    failed: dict[tuple[str, str], str] = field(default_factory=dict)  # (client, scenario) -> why
+    samples: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    env_extra: dict[str, str] = field(default_factory=dict)
+    log_dir: str = ""
+
+    # ------------------------------------------------------------------------------------------------ workers
+
+    def start_worker(self, client: str) -> WorkerProc | None:
+        reader, writer = os.pipe()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        env.update(self.env_extra)
+        log = open(Path(self.log_dir) / f"{client}.log", "a+", encoding="utf-8")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.benchmarks._worker", str(writer)], stdin=subprocess.PIPE, stdout=log,
+            stderr=log, text=True, cwd=ROOT, env=env, pass_fds=(writer,),
+        )  # fmt: skip
+        os.close(writer)
+        worker = WorkerProc(client, proc, reader, log)
+        res = worker.request(120, op="setup", client=client, small=self.small, big=self.big)
+        if res.get("ok"):
+            res = worker.request(max(self.settings.timeout, 30), op="warmup")
+        if not res.get("ok"):
+            self.status[client] = _na(res.get("error", "failed"))
+            worker.kill()
+            worker.close()
+            return None
+        self.status[client] = "ok"
+        self.workers[client] = worker
+        return worker
+
+    def worker(self, client: str) -> WorkerProc | None:
+        w = self.workers.get(client)
+        if w is not None and not w.dead:
+            return w
+        if w is not None:
+            w.close()
+            del self.workers[client]
+        if self.status.get(client, "ok") != "ok":
+            return None
+        return self.start_worker(client)
+
+    # ------------------------------------------------------------------------------------------------ scenarios
+
+    def measure(self, scenario: str, client: str, timeout: float, **cmd: Any) -> None:
+        if (client, scenario) in self.failed:
+            return
+        w = self.worker(client)
+        if w is None:
+            return
+        res = w.request(timeout, **cmd)
+        if not res.get("ok"):
+            self.failed[(client, scenario)] = _na(res.get("error", "failed"))
+            return
+        self.samples.setdefault(scenario, {}).setdefault(client, []).append(res)
+
+    def rounds(self) -> None:
+        s = self.settings
+        order = [c for c in s.clients if self.status.get(c) == "ok"]
+        for r in range(s.rounds):
+            rotated = order[r % len(order) :] + order[: r % len(order)] if order else []
+            for scenario, side, op, _title in SCENARIOS:
+                for client in rotated:
+                    cls = CLIENTS[client]
+                    if (side == "sync" and not cls.has_sync) or (side == "async" and not cls.has_async):
+                        continue
+                    if op == "seq":
+                        self.measure(scenario, client, s.timeout, op=op, n=s.seq_n)
+                    elif op == "concurrent":
+                        self.measure(scenario, client, s.timeout, op=op, total=s.async_total,
+                                     inflight=s.async_inflight)  # fmt: skip
+                    else:
+                        self.measure(scenario, client, s.timeout, op=op, n=s.stream_n)
+            print(f"  round {r + 1}/{s.rounds} done ({time.strftime('%H:%M:%S')})", file=sys.stderr, flush=True)
+
+    def many_streams(self) -> None:
+        s = self.settings
+        ids = [c for c in s.streams_clients if self.status.get(c) == "ok" and CLIENTS[c].has_async]
+        for _ in range(s.streams_rounds):
+            for client in ids:
+                self.measure("streams1000", client, max(s.timeout, 60), op="streams", count=s.streams_count)
+
+    def leaks(self) -> None:
+        s = self.settings
+        for client in ("raw", "ours-chat", "ours-langchain", "ours-llama-index"):
+            if self.status.get(client) == "ok":
+                self.measure("leak", client, max(s.timeout, 15) + s.leak_n * 0.02, op="leak", n=s.leak_n,
+                             warm=s.leak_warm)  # fmt: skip
+
+    def close(self) -> None:
+        for w in self.workers.values():
+            w.close()
+
+
+def _na(error: str) -> str:
+    low = error.lower()
+    if "network guard" in low or "huggingface.co" in low or "gaierror" in low or "provider mapping" in low:
+        return f"n/a: needs network ({error[:160]})"
+    if error.startswith("timeout"):
+        return f"n/a: {error}"
+    return f"error: {error[:200]}"
+
+
+# ---------------------------------------------------------------------------------------------------- summaries
+
+
+def _baseline(client: str, side: str) -> str:
+    return "raw" if CLIENTS[client].route == "chat" else "raw-generate"
+
+
+def summarize(run: Run) -> dict[str, Any]:
+    """Medians per client and scenario, and the median of per-round ratios to the raw baseline of the same route."""
+    out: dict[str, Any] = {}
+    for scenario, side, _op, _title in [*SCENARIOS, ("streams1000", "async", "streams", "")]:
+        per_client: dict[str, Any] = {}
+        for client, samples in run.samples.get(scenario, {}).items():
+            base = run.samples.get(scenario, {}).get(_baseline(client, side), [])
+            entry: dict[str, Any] = {
+                "cpu_s": statistics.median(x["cpu_s"] for x in samples),
+                "wall_s": statistics.median(x["wall_s"] for x in samples),
+                "rounds": len(samples),
+                "baseline": _baseline(client, side),
+            }
+            ratios = [x["cpu_s"] / b["cpu_s"] for x, b in zip(samples, base) if b["cpu_s"] > 0]
+            if ratios:
+                entry["ratio"] = statistics.median(ratios)
+                wall_ratios = [x["wall_s"] / b["wall_s"] for x, b in zip(samples, base) if b["wall_s"] > 0]
+                entry["wall_ratio"] = statistics.median(wall_ratios)
+            if "events" in samples[0]:
+                entry["events"] = samples[0]["events"]
+            if scenario == "streams1000":
+                entry["errors"] = max(x["errors"] for x in samples)
+                entry["first_error"] = next((x["first_error"] for x in samples if x["first_error"]), None)
+                entry["events_min"] = min(x["events_min"] for x in samples)
+            per_client[client] = entry
+        for (client, scen), why in run.failed.items():
+            if scen == scenario:
+                per_client.setdefault(client, {})["failed"] = why
+        out[scenario] = per_client
+    leak: dict[str, Any] = {}
+    for client, samples in run.samples.get("leak", {}).items():
+        x = samples[-1]
+        leak[client] = {"requests": x["n"], "rss_before_mb": x["rss_before_mb"], "rss_after_mb": x["rss_after_mb"],
+                        "growth_mb": x["rss_after_mb"] - x["rss_before_mb"], "cpu_s": x["cpu_s"]}  # fmt: skip
+    for (client, scen), why in run.failed.items():
+        if scen == "leak":
+            leak[client] = {"failed": why}
+    out["leak"] = leak
+    return out
+
+
+# Targets of issue 7: (id, what, scenario or kind, clients, limit)
+TARGETS: list[tuple[str, str, str, list[str], float]] = [
+    ("T1", "transport sequential <= 1.15x raw requests", "seq", ["ours-chat", "ours-native", "ours-generate"], 1.15),
+    ("T2", "transport 2000-token stream parse <= 1.3x raw iter_lines + json.loads", "stream",
+     ["ours-chat", "ours-native", "ours-generate"], 1.3),
+    ("T2a", "same, async (vs raw aiohttp lines + json.loads)", "astream", ["ours-chat", "ours-native", "ours-generate"],
+     1.3),
+    ("T3", "transport 200 requests at 50 in flight <= 1.3x raw aiohttp", "async50",
+     ["ours-chat", "ours-native", "ours-generate"], 1.3),
+    ("T4", "1000 concurrent streams complete with no error", "streams1000", ["ours-chat", "ours-native"], 0),
+    ("T5", "no RSS growth beyond 5 MB over 10,000 requests", "leak",
+     ["ours-chat", "ours-langchain", "ours-llama-index"], 5.0),
+    ("T6", "import hf_endpoint <= 120 ms", "import", ["hf_endpoint"], 120.0),
+    ("T7", "adapters invoke/chat <= 1.5x raw requests", "seq", ["ours-langchain", "ours-llama-index"], 1.5),
+    ("T8", "adapters streams <= 5x raw", "stream", ["ours-langchain", "ours-llama-index"], 5.0),
+    ("T8a", "adapters async streams <= 5x raw aiohttp", "astream", ["ours-langchain", "ours-llama-index"], 5.0),
+    ("T9", "adapters async 50 in flight <= 2.5x raw aiohttp", "async50", ["ours-langchain", "ours-llama-index"], 2.5),
+    ("T10", "adapter import <= framework import + 80 ms", "import", ["langchain_hf_endpoint", "llama_index_hf_endpoint"],
+     80.0),
+]  # fmt: skip
+
+
+def evaluate(summary: dict[str, Any], imports: dict[str, Any], leak_n: int) -> list[dict[str, Any]]:
+    rows = []
+    for tid, what, scenario, ids, limit in TARGETS:
+        for cid in ids:
+            value: float | None = None
+            note = ""
+            if scenario == "import":
+                entry = imports.get(cid, {})
+                if "ms" in entry:
+                    if entry.get("baseline"):
+                        base = imports.get(entry["baseline"], {})
+                        if "ms" in base:
+                            value = entry["ms"] - base["ms"]
+                            note = f"{entry['ms']:.0f} ms - {base['ms']:.0f} ms"
+                    else:
+                        value = entry["ms"]
+                        note = f"{value:.0f} ms"
+            elif scenario == "leak":
+                entry = summary["leak"].get(cid, {})
+                if "growth_mb" in entry:
+                    value = entry["growth_mb"]
+                    note = f"{value:+.1f} MB over {entry['requests']:,} requests"
+                    if entry["requests"] < 10_000:
+                        note += " (quick run: fewer requests)"
+            elif scenario == "streams1000":
+                entry = summary[scenario].get(cid, {})
+                if "errors" in entry:
+                    value = entry["errors"]
+                    note = f"{entry['errors']} errors, {entry['wall_s'] * 1000 * 1000 / 1000:.2f} ms wall/stream"
+            else:
+                entry = summary[scenario].get(cid, {})
+                if "ratio" in entry:
+                    value = entry["ratio"]
+                    note = f"{value:.2f}x"
+            met = None if value is None else value <= limit
+            if value is None:
+                note = summary.get(scenario, {}).get(cid, {}).get("failed", "not measured") if scenario in summary \
+                    else "not measured"
+            rows.append({"target": tid, "what": what, "client": cid, "value": value, "limit": limit, "met": met,
+                         "note": note})  # fmt: skip
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------------- table
+
+
+def _fmt_time(seconds: float) -> str:
+    us = seconds * 1e6
+    if us < 1000:
+        return f"{us:.0f} µs"
+    if us < 1e6:
+        return f"{us / 1000:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+def _cell(entry: dict[str, Any] | None) -> str:
+    if not entry:
+        return "–"
+    if "failed" in entry and "cpu_s" not in entry:
+        why = entry["failed"]
+        return "n/a: needs network" if "needs network" in why else ("timeout" if "timeout" in why else "error")
+    text = _fmt_time(entry["cpu_s"])
+    if "ratio" in entry:
+        text += f" ({entry['ratio']:.2f}x)"
+    return text
+
+
+def table(run: Run, summary: dict[str, Any], imports: dict[str, Any], targets: list[dict[str, Any]]) -> str:
+    lines = []
+    head = ["client", "route", *(title for _s, _side, _op, title in SCENARIOS), "1000 concurrent streams"]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "|".join("---" for _ in head) + "|")
+    for client in run.settings.clients:
+        cls = CLIENTS[client]
+        status = run.status.get(client, "not run")
+        row = [f"{'**' if cls.kind == 'ours' else ''}{cls.name}{'**' if cls.kind == 'ours' else ''}", cls.route]
+        if status != "ok":
+            short = "n/a: needs network" if "needs network" in status else status[:60]
+            lines.append("| " + " | ".join([*row, *([short] * (len(head) - 2))]) + " |")
+            continue
+        for scenario, _side, _op, _title in SCENARIOS:
+            row.append(_cell(summary[scenario].get(client)))
+        st = summary["streams1000"].get(client)
+        if st and "errors" in st:
+            row.append(f"{st['errors']} errors, {st['wall_s'] * st.get('rounds', 1) and st['wall_s'] * 1000:.2f} ms "
+                       f"wall/stream, {_fmt_time(st['cpu_s'])} CPU/stream"
+                       + (f" ({st['ratio']:.2f}x)" if "ratio" in st else ""))  # fmt: skip
+        else:
+            row.append(_cell(st))
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    lines.append("Cold import (fresh interpreter, bytecode cached; median):")
+    lines.append("")
+    lines.append("| import | kind | time | RSS after | vs framework |")
+    lines.append("|---|---|---|---|---|")
+    for key, entry in imports.items():
+        if "ms" not in entry:
+            lines.append(f"| `{key}` | {entry['kind']} | error: {entry.get('error', '')[:60]} | | |")
+            continue
+        vs = ""
+        if entry.get("baseline") and "ms" in imports.get(entry["baseline"], {}):
+            vs = f"+{entry['ms'] - imports[entry['baseline']]['ms']:.0f} ms"
+        lines.append(f"| `{key}` | {entry['kind']} | {entry['ms']:.0f} ms | {entry['rss_mb']:.0f} MB | {vs} |")
+    if summary["leak"]:
+        lines.append("")
+        lines.append("Memory over many requests (RSS after a warm-up, then after N more requests):")
+        lines.append("")
+        lines.append("| client | requests | RSS before | RSS after | growth |")
+        lines.append("|---|---|---|---|---|")
+        for client, entry in summary["leak"].items():
+            if "failed" in entry:
+                lines.append(f"| {CLIENTS[client].name} | | | | {entry['failed'][:60]} |")
+                continue
+            lines.append(f"| {CLIENTS[client].name} | {entry['requests']:,} | {entry['rss_before_mb']:.1f} MB | "
+                         f"{entry['rss_after_mb']:.1f} MB | {entry['growth_mb']:+.1f} MB |")  # fmt: skip
+    lines.append("")
+    lines.append("Targets (issue 7):")
+    lines.append("")
+    lines.append("| target | client | measured | limit | met |")
+    lines.append("|---|---|---|---|---|")
+    for t in targets:
+        met = "n/a" if t["met"] is None else ("yes" if t["met"] else "**no**")
+        lines.append(f"| {t['target']}: {t['what']} | {t['client']} | {t['note']} | {t['limit']:g} | {met} |")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------------------- main
+
+
+def _versions() -> dict[str, str]:
+    names = ["requests", "aiohttp", "httpx", "pydantic", "langchain-core", "llama-index-core", "huggingface_hub",
+             "langchain-huggingface", "llama-index-llms-huggingface-api", "text-generation", "litellm"]  # fmt: skip
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _installed(client: str) -> bool:
+    package = CLIENTS[client].package
+    if package in ("", "hf-endpoint"):
+        return True
+    try:
+        metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def start_servers(tmp: str) -> tuple[subprocess.Popen[str], str, str]:
+    """Record the scripted server's answers (20 and 2000 tokens), then serve them from the fast responder."""
+    from hf_endpoint.server import LocalServer
+
+    from ._responder import record
+
+    with LocalServer("scripted", n_tokens=SMALL) as server:
+        small = record(server.url, SMALL + 1)
+        server.configure(n_tokens=BIG)
+        big = record(server.url, BIG + 1)
+    path = Path(tmp) / "fixtures.json"
+    path.write_text(json.dumps([small, big]), encoding="utf-8")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.benchmarks._responder", str(path)], stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        env=env,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "listening on" not in line:
+        proc.kill()
+        raise RuntimeError(f"the responder did not start: {line!r}")
+    urls = line.split("listening on", 1)[1].split()
+    return proc, urls[0], urls[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and requests (under 60 s)")
+    parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    parser.add_argument("--clients", help="comma-separated client ids (default: all installed)", default="")
+    parser.add_argument("--no-imports", action="store_true", help="skip the cold import measurements")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    wanted = [c for c in args.clients.split(",") if c] or list(CLIENTS)
+    unknown = [c for c in wanted if c not in CLIENTS]
+    if unknown:
+        parser.error(f"unknown clients {unknown}; known: {list(CLIENTS)}")
+    for base in ("raw", "raw-generate"):
+        if base not in wanted:
+            wanted.insert(0, base)
+    settings = Settings.make(args.quick, wanted)
+    run = Run(settings)
+    with tempfile.TemporaryDirectory(prefix="hf-endpoint-bench-") as tmp:
+        run.log_dir = tmp
+        pycache = str(Path(tmp) / "pycache")
+        from ._worker import _ENV
+
+        run.env_extra = {**_ENV, "PYTHONPYCACHEPREFIX": pycache}
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # workers and import probes use cached bytecode
+        print("benchmark: recording the scripted server's answers, starting the responder", file=sys.stderr)
+        responder, run.small, run.big = start_servers(tmp)
+        try:
+            imports: dict[str, Any] = {}
+            if not args.no_imports:
+                print("benchmark: cold imports", file=sys.stderr, flush=True)
+                imports = measure_imports(settings.import_reps, pycache, str(ROOT), _ENV)
+            print("benchmark: starting workers", file=sys.stderr, flush=True)
+            for client in wanted:
+                if not _installed(client):
+                    run.status[client] = f"n/a: {CLIENTS[client].package} not installed"
+                    continue
+                run.start_worker(client)
+            print("benchmark: rounds", file=sys.stderr, flush=True)
+            run.rounds()
+            print("benchmark: 1000 concurrent streams", file=sys.stderr, flush=True)
+            run.many_streams()
+            print("benchmark: memory over many requests", file=sys.stderr, flush=True)
+            run.leaks()
+        finally:
+            run.close()
+            responder.terminate()
+            responder.wait(10)
+    summary = summarize(run)
+    targets = evaluate(summary, imports, settings.leak_n)
+    text = table(run, summary, imports, targets)
+    elapsed = time.perf_counter() - started
+    machine = (f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} "
+               f"{platform.machine()}")  # fmt: skip
+    print(f"\nhf-endpoint benchmarks ({'--quick' if settings.quick else 'full'}; {machine}; {elapsed:.0f} s)\n")
+    print("CPU time of the client process per request or stream (median of interleaved rounds), and in parentheses")
+    print("the median ratio to raw requests (sync) / raw aiohttp (async) on the same route, measured in the same round.")
+    print()
+    print(text)
+    if args.json:
+        doc = {
+            "mode": "quick" if settings.quick else "full",
+            "machine": machine,
+            "elapsed_s": elapsed,
+            "versions": _versions(),
+            "settings": settings.__dict__,
+            "status": run.status,
+            "scenarios": summary,
+            "imports": imports,
+            "targets": targets,
+            "samples": run.samples,
+        }
+        Path(args.json).write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
+    return 0
