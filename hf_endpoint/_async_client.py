@@ -72,13 +72,14 @@ class AsyncTGIClient:
         tokenizer_config: Any = None,
         clamp_max_tokens: bool = True,
         verify: bool | str = True,
+        allow_insecure_http: bool = False,
         max_connections: int = 1000,
     ) -> None:
         self._core = ClientCore(
             base_url, api_key=api_key, timeout=timeout, connect_timeout=connect_timeout, max_retries=max_retries,
             cold_start_timeout=cold_start_timeout, scale_up_timeout=scale_up_timeout, headers=headers, route=route,
             model=model, chat_template=chat_template, tokenizer_config=tokenizer_config,
-            clamp_max_tokens=clamp_max_tokens, verify=verify,
+            clamp_max_tokens=clamp_max_tokens, verify=verify, allow_insecure_http=allow_insecure_http,
         )  # fmt: skip
         self._max_connections = max_connections
         # One session per running event loop: aiohttp sessions belong to the loop that created them, and one

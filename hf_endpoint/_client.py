@@ -40,7 +40,9 @@ class TGIClient:
     server. ``timeout`` is the read timeout between two bytes (so, per streamed event), ``max_retries`` bounds
     retries of 429/connection failures, ``cold_start_timeout`` how long a scaled-to-zero endpoint may take to
     wake. ``route`` picks the Messages API (``"chat"``), the native route with client-side chat templates
-    (``"generate"``), or ``"auto"``.
+    (``"generate"``), or ``"auto"``. ``verify`` is TLS verification (on by default) or a CA bundle path. A token is
+    sent over plain ``http://`` only to loopback hosts unless ``allow_insecure_http=True``: an explicit ``api_key``
+    for a remote ``http://`` URL is refused, one from the environment is not sent.
     """
 
     def __init__(
@@ -60,13 +62,14 @@ class TGIClient:
         tokenizer_config: Any = None,
         clamp_max_tokens: bool = True,
         verify: bool | str = True,
+        allow_insecure_http: bool = False,
         max_connections: int = 32,
     ) -> None:
         self._core = ClientCore(
             base_url, api_key=api_key, timeout=timeout, connect_timeout=connect_timeout, max_retries=max_retries,
             cold_start_timeout=cold_start_timeout, scale_up_timeout=scale_up_timeout, headers=headers, route=route,
             model=model, chat_template=chat_template, tokenizer_config=tokenizer_config,
-            clamp_max_tokens=clamp_max_tokens, verify=verify,
+            clamp_max_tokens=clamp_max_tokens, verify=verify, allow_insecure_http=allow_insecure_http,
         )  # fmt: skip
         session = requests.Session()
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max_connections, max_retries=0)

@@ -18,7 +18,8 @@ from ._types import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["acompletion", "completion"]
 
-_CLIENT_OPTIONS = ("timeout", "max_retries", "cold_start_timeout", "route", "chat_template", "headers", "verify")
+_CLIENT_OPTIONS = ("timeout", "max_retries", "cold_start_timeout", "route", "chat_template", "headers", "verify",
+                   "allow_insecure_http")  # fmt: skip
 _clients: OrderedDict[tuple[Any, ...], TGIClient] = OrderedDict()
 _lock = threading.Lock()
 
@@ -56,7 +57,7 @@ def _client(url: str, api_key: str | None, options: dict[str, Any]) -> TGIClient
     with _lock:
         client = _clients.get(key)
         if client is None:
-            client = TGIClient(url, api_key=token, **options)
+            client = TGIClient(url, api_key=token if api_key else None, **options)
             _clients[key] = client
             if len(_clients) > 16:
                 _clients.popitem(last=False)[1].close()

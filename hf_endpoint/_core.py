@@ -104,6 +104,29 @@ def _is_local(host: str) -> bool:
         return host.endswith(".localhost")
 
 
+def _plain_http_token(token: Secret, host: str, *, explicit: bool, allowed: bool) -> Secret | None:
+    """What to do with a token bound for a non-loopback host over plain HTTP, where anyone on the path can read it.
+
+    With ``allow_insecure_http=True`` it is sent (with a warning). Without: an explicit ``api_key`` is refused (the
+    caller asked for something unsafe), and a token found in the environment is not sent (it was not meant for
+    this server; a self-hosted TGI without ``--api-key`` needs none).
+    """
+    if allowed:
+        logger.warning("hf_endpoint: sending the API token over plain HTTP to %s (allow_insecure_http=True)", host)
+        return token
+    if explicit:
+        raise InvalidRequestError(
+            f"refusing to send the API token over plain HTTP to {host}: anyone on the network path could read it. "
+            "Use https://, or pass allow_insecure_http=True if the network is trusted (loopback hosts need neither)"
+        )
+    logger.warning(
+        "hf_endpoint: not sending the token from the environment over plain HTTP to %s; use https://, or pass "
+        "api_key= with allow_insecure_http=True if this server needs it and the network is trusted",
+        host,
+    )
+    return None
+
+
 def normalize_base_url(base_url: str) -> str:
     """The server root: a trailing ``/``, ``/v1``, ``/generate`` or ``/v1/chat/completions`` is removed."""
     if not isinstance(base_url, str) or not base_url.strip():
@@ -144,6 +167,7 @@ class ClientCore:
         tokenizer_config: Any = None,
         clamp_max_tokens: bool = True,
         verify: bool | str = True,
+        allow_insecure_http: bool = False,
     ) -> None:
         if route not in ("auto", "chat", "generate"):
             raise InvalidRequestError(f"route={route!r} is invalid: use 'auto', 'chat' or 'generate'")
@@ -173,13 +197,10 @@ class ClientCore:
         if scale_up_timeout is not None:
             base_headers["X-Scale-Up-Timeout"] = str(int(scale_up_timeout))
         base_headers.update(headers or {})
+        if self.token is not None and urlsplit(self.base_url).scheme == "http" and not _is_local(self.host):
+            self.token = _plain_http_token(self.token, self.host, explicit=bool(api_key), allowed=allow_insecure_http)
         if self.token is not None:
             base_headers["Authorization"] = f"Bearer {self.token.get_secret_value()}"
-            if urlsplit(self.base_url).scheme == "http" and not _is_local(self.host):
-                logger.warning(
-                    "hf_endpoint: sending an API token over plain HTTP to %s; use https:// for remote endpoints",
-                    self.host,
-                )
         self.headers = base_headers
 
     def __repr__(self) -> str:

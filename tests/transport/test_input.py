@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from hf_endpoint import (
     BUILTIN_TEMPLATES,
+    AsyncTGIClient,
     HFEndpointError,
     InvalidRequestError,
     Secret,
@@ -160,12 +161,28 @@ def test_key_not_sent_to_another_host_after_redirect(srv: LocalServer, kind: str
         twin.close()
 
 
-def test_plain_http_to_a_remote_host_warns(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("cls", [TGIClient, AsyncTGIClient])
+def test_plain_http_to_a_remote_host_needs_an_opt_in(
+    cls: type, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    with pytest.raises(InvalidRequestError, match=r"plain HTTP to example\.invalid.*allow_insecure_http=True") as info:
+        cls("http://example.invalid", api_key=KEY)  # an explicit key: refused, before anything is sent
+    assert KEY not in str(info.value)
+    monkeypatch.setenv("HF_TOKEN", KEY)
     with caplog.at_level(logging.WARNING, logger="hf_endpoint"):
-        TGIClient("http://example.invalid", api_key=KEY).close()
-        TGIClient("http://127.0.0.1:8080", api_key=KEY).close()
-    assert caplog.text.count("plain HTTP") == 1
+        ambient = cls("http://example.invalid")  # a token from the environment: not sent
+        opted_in = cls("http://example.invalid", api_key=KEY, allow_insecure_http=True)
+        loopback = cls("http://127.0.0.1:8080", api_key=KEY)  # loopback needs no opt-in, and no warning
+        secure = cls("https://example.invalid", api_key=KEY)
+    assert "Authorization" not in ambient._core.headers
+    assert opted_in._core.headers["Authorization"] == loopback._core.headers["Authorization"] == f"Bearer {KEY}"
+    assert secure._core.headers["Authorization"] == f"Bearer {KEY}"
+    assert caplog.text.count("plain HTTP") == 2  # the withheld token, and the opt-in
     assert KEY not in caplog.text
+    for client in (ambient, opted_in, loopback, secure):
+        if isinstance(client, TGIClient):
+            client.close()
 
 
 # --------------------------------------------------------------------------------------------------- templates
