@@ -12,7 +12,7 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from hf_endpoint import AsyncTGIClient, Secret, TGIClient, resolve_token
 
@@ -87,6 +87,13 @@ class ChatHFEndpoint(BaseChatModel):
     """For ``route="generate"``: a Jinja chat template or a built-in template name such as ``"chatml"``."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Other request parameters (``frequency_penalty``, ``top_k``, ``repetition_penalty``, ``extra_body``, ...)."""
+    verify: bool | str = True
+    """TLS certificate verification (on by default), or the path of a CA bundle for a private CA."""
+    allow_insecure_http: bool = False
+    """Send the token over plain ``http://`` to a non-loopback host (a trusted network only). Without it an explicit
+    ``api_key`` for such a URL is refused, and a token from the environment is not sent."""
+
+    _token_from_env: bool = PrivateAttr(default=False)
 
     # ------------------------------------------------------------------------------------------- construction
 
@@ -126,6 +133,7 @@ class ChatHFEndpoint(BaseChatModel):
             token = resolve_token(None)
             if token is not None:
                 self.api_key = SecretStr(token.get_secret_value())
+                self._token_from_env = True
         return self
 
     @property
@@ -156,6 +164,9 @@ class ChatHFEndpoint(BaseChatModel):
             cold_start_timeout=self.cold_start_timeout,
             route=self.route,
             chat_template=self.chat_template,
+            verify=self.verify,
+            allow_insecure_http=self.allow_insecure_http,
+            token_from_env=self._token_from_env,
         )
 
     @property

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from hf_endpoint import AsyncTGIClient, Secret, TGIClient
 
@@ -42,18 +42,24 @@ class ClientSettings:
     cold_start_timeout: float = 300.0
     route: Literal["auto", "chat", "generate"] = "auto"
     chat_template: str | None = None
+    verify: bool | str = True
+    allow_insecure_http: bool = False
+    #: The key came from the environment, not from the caller: the transport then withholds it from a remote
+    #: plain-HTTP URL instead of refusing the call.
+    token_from_env: bool = False
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "api_key": None if self.token_from_env else self.api_key, "timeout": self.timeout,
+            "max_retries": self.max_retries, "cold_start_timeout": self.cold_start_timeout, "route": self.route,
+            "chat_template": self.chat_template, "verify": self.verify, "allow_insecure_http": self.allow_insecure_http,
+        }  # fmt: skip
 
     def sync_client(self) -> TGIClient:
-        return TGIClient(
-            self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=self.max_retries,
-            cold_start_timeout=self.cold_start_timeout, route=self.route, chat_template=self.chat_template,
-        )  # fmt: skip
+        return TGIClient(self.base_url, **self._options())
 
     def async_client(self) -> AsyncTGIClient:
-        return AsyncTGIClient(
-            self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=self.max_retries,
-            cold_start_timeout=self.cold_start_timeout, route=self.route, chat_template=self.chat_template,
-        )  # fmt: skip
+        return AsyncTGIClient(self.base_url, **self._options())
 
 
 _lock = threading.Lock()
