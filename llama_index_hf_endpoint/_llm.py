@@ -114,6 +114,9 @@ class HFEndpoint(GrammarStructuredLLM):
         default=None, exclude=True, repr=False, description="Extra HTTP headers (never serialized)."
     )
     verify: bool | str = Field(default=True, description="TLS verification, or a CA bundle path.")
+    allow_insecure_http: bool = Field(
+        default=False, description="Send the token over plain http:// to a non-loopback host (a trusted network)."
+    )
 
     _api_key: Secret | None = PrivateAttr(default=None)
     _client: TGIClient = PrivateAttr()
@@ -124,12 +127,14 @@ class HFEndpoint(GrammarStructuredLLM):
     def __init__(self, base_url: str, *, api_key: str | Secret | None = None, **kwargs: Any) -> None:
         # (a dict, because mypy sees pydantic's synthesized __init__ of the base class, which lacks base_url)
         super().__init__(**{"base_url": base_url, **kwargs})
-        self._api_key = resolve_token(api_key)
+        # Only an explicit key is held here; a token from the environment is left to the transport, which does not
+        # send it over plain HTTP to a remote host (an explicit one there needs allow_insecure_http=True).
+        self._api_key = resolve_token(api_key) if api_key else None
         options: dict[str, Any] = {
             "api_key": self._api_key, "timeout": self.timeout, "max_retries": self.max_retries,
             "cold_start_timeout": self.cold_start_timeout, "headers": self.headers, "route": self.route,
             "model": self.model, "chat_template": self.chat_template, "tokenizer_config": self.tokenizer_config,
-            "verify": self.verify,
+            "verify": self.verify, "allow_insecure_http": self.allow_insecure_http,
         }  # fmt: skip
         # Both clients are built now so that a bad URL or route fails here, not at the first call. Neither
         # connects yet; the async one opens its pool lazily in whichever event loop uses it.
