@@ -14,6 +14,7 @@ fixture set, e.g. 20-token and 2000-token answers).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import re
@@ -94,7 +95,9 @@ def _response_bytes(entry: dict[str, Any]) -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
-_NOT_FOUND = b'HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 21\r\n\r\n{"error":"not found"}'
+_NOT_FOUND = (
+    b'HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 21\r\n\r\n{"error":"not found"}'
+)
 
 
 class _Canned:
@@ -198,7 +201,5 @@ async def serve(fixture_sets: list[dict[str, Any]], host: str = "127.0.0.1") -> 
 if __name__ == "__main__":
     with open(sys.argv[1], encoding="utf-8") as f:
         sets = json.load(f)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(sets))
-    except KeyboardInterrupt:
-        pass
