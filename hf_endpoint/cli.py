@@ -106,6 +106,7 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
+
 def _add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--url", default=None, help="endpoint or TGI server URL (default: $HF_ENDPOINT_URL, else the local tiny model)"
@@ -118,9 +119,22 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run_demo(args.url)
 
 
+def _add_chat_arguments(parser: argparse.ArgumentParser) -> None:
+    from hf_endpoint._chat_cli import add_arguments
+
+    add_arguments(parser)
+
+
+def _run_chat(args: argparse.Namespace) -> int:
+    from hf_endpoint._chat_cli import run
+
+    return run(args)
+
+
 COMMANDS: list[Command] = [
     ("serve", "run a local TGI-protocol server", _add_serve_arguments, _run_serve),
     ("demo", "the transport, LangChain and LlamaIndex end to end", _add_demo_arguments, _run_demo),
+    ("chat", "an interactive streaming chat in the terminal", _add_chat_arguments, _run_chat),
 ]
 
 
