@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -90,10 +90,11 @@ class Reader:
         self.text = ""
         self._chunks: queue.Queue[str] = queue.Queue()
         assert process.stdout is not None
-        stdout = process.stdout
-        threading.Thread(
-            target=lambda: [self._chunks.put(c) for c in iter(lambda: stdout.read(1), "")], daemon=True
-        ).start()
+        threading.Thread(target=self._pump, args=(process.stdout,), daemon=True).start()
+
+    def _pump(self, stdout: IO[str]) -> None:
+        while char := stdout.read(1):
+            self._chunks.put(char)
 
     def wait_for(self, needle: str, timeout: float = 30) -> str:
         deadline = time.monotonic() + timeout
