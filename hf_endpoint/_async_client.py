@@ -14,19 +14,18 @@ import contextlib
 import ssl
 import time
 import weakref
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
 
-from ._auth import Secret
+from ._base import ClientBase
 from ._core import ClientCore, Plan, Response, Route, check_response
 from ._errors import APIConnectionError, APITimeoutError, HFEndpointError, IncompleteStreamError
 from ._progress import RetryWait
 from ._protocol import Request, error_from_response
 from ._retry import parse_retry_after
 from ._sse import SSEDecoder, split_lines
-from ._templates import ChatTemplate
 from ._types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -52,52 +51,18 @@ def _close_abandoned_sessions() -> None:
         client._drop_sessions(keep=None)
 
 
-class AsyncTGIClient:
+class AsyncTGIClient(ClientBase):
     """The asynchronous twin of :class:`~hf_endpoint.TGIClient`: same constructor, same method names."""
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        api_key: str | Secret | None = None,
-        timeout: float = 300.0,
-        connect_timeout: float = 10.0,
-        max_retries: int = 3,
-        cold_start_timeout: float = 300.0,
-        scale_up_timeout: float | None = None,
-        headers: Mapping[str, str] | None = None,
-        route: Route = "auto",
-        model: str | None = None,
-        chat_template: str | ChatTemplate | None = None,
-        tokenizer_config: Any = None,
-        clamp_max_tokens: bool = True,
-        verify: bool | str = True,
-        allow_insecure_http: bool = False,
-        max_connections: int = 1000,
-    ) -> None:
-        self._core = ClientCore(
-            base_url, api_key=api_key, timeout=timeout, connect_timeout=connect_timeout, max_retries=max_retries,
-            cold_start_timeout=cold_start_timeout, scale_up_timeout=scale_up_timeout, headers=headers, route=route,
-            model=model, chat_template=chat_template, tokenizer_config=tokenizer_config,
-            clamp_max_tokens=clamp_max_tokens, verify=verify, allow_insecure_http=allow_insecure_http,
-        )  # fmt: skip
-        self._max_connections = max_connections
+    _default_max_connections = 1000
+
+    def _open(self) -> None:
         # One session per running event loop: aiohttp sessions belong to the loop that created them, and one
         # client may be used from several loops (threads each running asyncio.run, notebooks, sync-over-async).
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
-        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=timeout)
-
-    @property
-    def base_url(self) -> str:
-        return self._core.base_url
-
-    @property
-    def served_model(self) -> str | None:
-        """The model the server reports (``/info``'s ``model_id``, or ``/v1/models``), once ``info()`` ran."""
-        return self._core.served_model
-
-    def __repr__(self) -> str:
-        return f"AsyncTGIClient(base_url={self._core.base_url!r}, route={self._core.route!r})"
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self._core.connect_timeout, sock_read=self._core.timeout
+        )
 
     async def __aenter__(self) -> AsyncTGIClient:
         return self
@@ -113,9 +78,6 @@ class AsyncTGIClient:
         self._drop_sessions(keep=None)
         if session is not None and not session.closed:
             await session.close()
-
-    def __getstate__(self) -> None:
-        raise TypeError("AsyncTGIClient holds a connection pool and an API key; create a new one instead of pickling")
 
     def _get_session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()

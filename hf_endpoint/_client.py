@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from ._auth import Secret
+from ._base import ClientBase
 from ._core import ClientCore, Plan, Response, Route, check_response
 from ._errors import APIConnectionError, APITimeoutError, HFEndpointError, IncompleteStreamError
 from ._progress import RetryWait
 from ._protocol import Request, error_from_response
 from ._retry import parse_retry_after
 from ._sse import SSEDecoder, split_lines
-from ._templates import ChatTemplate
 from ._types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -32,7 +31,7 @@ __all__ = ["TGIClient"]
 T = TypeVar("T")
 
 
-class TGIClient:
+class TGIClient(ClientBase):
     """A client for one TGI server or Hugging Face Inference Endpoint (synchronous, pooled, thread-safe).
 
     ``base_url`` is the server's root URL. The token is ``api_key`` or the first of ``HF_TOKEN``,
@@ -45,51 +44,16 @@ class TGIClient:
     for a remote ``http://`` URL is refused, one from the environment is not sent.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        api_key: str | Secret | None = None,
-        timeout: float = 300.0,
-        connect_timeout: float = 10.0,
-        max_retries: int = 3,
-        cold_start_timeout: float = 300.0,
-        scale_up_timeout: float | None = None,
-        headers: Mapping[str, str] | None = None,
-        route: Route = "auto",
-        model: str | None = None,
-        chat_template: str | ChatTemplate | None = None,
-        tokenizer_config: Any = None,
-        clamp_max_tokens: bool = True,
-        verify: bool | str = True,
-        allow_insecure_http: bool = False,
-        max_connections: int = 32,
-    ) -> None:
-        self._core = ClientCore(
-            base_url, api_key=api_key, timeout=timeout, connect_timeout=connect_timeout, max_retries=max_retries,
-            cold_start_timeout=cold_start_timeout, scale_up_timeout=scale_up_timeout, headers=headers, route=route,
-            model=model, chat_template=chat_template, tokenizer_config=tokenizer_config,
-            clamp_max_tokens=clamp_max_tokens, verify=verify, allow_insecure_http=allow_insecure_http,
-        )  # fmt: skip
+    _default_max_connections = 32
+
+    def _open(self) -> None:
         session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max_connections, max_retries=0)
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self._max_connections, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
-        session.verify = verify
+        session.verify = self._core.verify
         self._session = session
-        self._timeouts = (connect_timeout, timeout)
-
-    @property
-    def base_url(self) -> str:
-        return self._core.base_url
-
-    @property
-    def served_model(self) -> str | None:
-        """The model the server reports (``/info``'s ``model_id``, or ``/v1/models``), once ``info()`` ran."""
-        return self._core.served_model
-
-    def __repr__(self) -> str:
-        return f"TGIClient(base_url={self._core.base_url!r}, route={self._core.route!r})"
+        self._timeouts = (self._core.connect_timeout, self._core.timeout)
 
     def __enter__(self) -> TGIClient:
         return self
@@ -99,9 +63,6 @@ class TGIClient:
 
     def close(self) -> None:
         self._session.close()
-
-    def __getstate__(self) -> None:
-        raise TypeError("TGIClient holds a connection pool and an API key; create a new one instead of pickling")
 
     # --------------------------------------------------------------------------------------------- public
 
