@@ -351,10 +351,18 @@ def test_base_url_suffixes_are_tolerated(srv: LocalServer) -> None:
 # ---------------------------------------------------------------------------------------------- import hygiene
 
 
-def test_transport_imports_no_framework() -> None:
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [
+        ("hf_endpoint", ("langchain_core", "langchain", "llama_index", "xllamacpp", "aiohttp.web")),
+        ("langchain_hf_endpoint", ("llama_index", "xllamacpp")),
+        ("llama_index_hf_endpoint", ("langchain_core", "langchain", "xllamacpp")),
+    ],
+)
+def test_each_package_imports_only_its_own_framework(package: str, forbidden: tuple[str, ...]) -> None:
     code = (
-        "import sys, hf_endpoint; bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('langchain_core', 'langchain', 'llama_index', 'xllamacpp')); print(bad); assert not bad"
+        f"import sys, {package}; bad = sorted(m for m in sys.modules if m in {forbidden!r} "
+        f"or m.split('.')[0] in {forbidden!r}); print(bad); assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
