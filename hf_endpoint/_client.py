@@ -82,7 +82,8 @@ class TGIClient(ClientBase):
     def health(self) -> bool:
         """True when ``GET /health`` answers 200 (no retries: a health check reports, it does not wait)."""
         try:
-            r = self._session.get(self._core.url("/health"), timeout=self._timeouts, headers=self._core.headers)
+            r = self._session.get(self._core.url("/health"), timeout=self._timeouts, headers=self._core.headers,
+                                  verify=self._core.verify)  # fmt: skip
         except requests.RequestException:
             return False
         return r.status_code == 200
@@ -200,8 +201,11 @@ class TGIClient(ClientBase):
             while True:
                 retry_after = None
                 try:
+                    # verify= on every request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override the
+                    # session's own setting (a CA bundle path, or verify=False) otherwise.
                     r = self._session.request(request.method, url, data=body, headers=headers,
-                                              timeout=self._timeouts, stream=request.stream)  # fmt: skip
+                                              timeout=self._timeouts, stream=request.stream,
+                                              verify=self._core.verify)  # fmt: skip
                 except requests.exceptions.ConnectTimeout as exc:
                     err: HFEndpointError = APITimeoutError(
                         f"could not connect within {self._timeouts[0]} s: {exc}", error_type="connect_timeout",
