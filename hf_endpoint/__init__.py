@@ -8,57 +8,134 @@ neither framework.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .__about__ import __version__
-from ._async_client import AsyncTGIClient
-from ._auth import TOKEN_ENV_VARS, Secret, resolve_token
-from ._client import TGIClient
-from ._completion import acompletion, completion
-from ._core import Route
-from ._errors import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ColdStartTimeoutError,
-    ContextWindowExceededError,
-    EndpointPausedError,
-    EndpointUnavailableError,
-    GenerationError,
-    HFEndpointError,
-    IncompleteStreamError,
-    InvalidRequestError,
-    NotFoundError,
-    RateLimitError,
-    RequestValidationError,
-    ResponseError,
-    ServerError,
-)
-from ._templates import BUILTIN_TEMPLATES, ChatTemplate, builtin_template_for, load_chat_template
-from ._types import (
-    BestOfSequence,
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChatMessage,
-    Choice,
-    ChoiceDelta,
-    ChoiceDeltaFunction,
-    ChoiceDeltaToolCall,
-    ChoiceLogprobs,
-    ChunkChoice,
-    Details,
-    FunctionCall,
-    GenerateResponse,
-    Info,
-    StreamDetails,
-    StreamResponse,
-    Token,
-    TokenizedToken,
-    TokenLogprob,
-    ToolCall,
-    TopLogprob,
-    Usage,
-)
+
+if TYPE_CHECKING:
+    from ._async_client import AsyncTGIClient
+    from ._auth import TOKEN_ENV_VARS, Secret, resolve_token
+    from ._client import TGIClient
+    from ._completion import acompletion, completion
+    from ._core import Route
+    from ._errors import (
+        APIConnectionError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ColdStartTimeoutError,
+        ContextWindowExceededError,
+        EndpointPausedError,
+        EndpointUnavailableError,
+        GenerationError,
+        HFEndpointError,
+        IncompleteStreamError,
+        InvalidRequestError,
+        NotFoundError,
+        RateLimitError,
+        RequestValidationError,
+        ResponseError,
+        ServerError,
+    )
+    from ._templates import BUILTIN_TEMPLATES, ChatTemplate, builtin_template_for, load_chat_template
+    from ._types import (
+        BestOfSequence,
+        ChatCompletion,
+        ChatCompletionChunk,
+        ChatMessage,
+        Choice,
+        ChoiceDelta,
+        ChoiceDeltaFunction,
+        ChoiceDeltaToolCall,
+        ChoiceLogprobs,
+        ChunkChoice,
+        Details,
+        FunctionCall,
+        GenerateResponse,
+        Info,
+        StreamDetails,
+        StreamResponse,
+        Token,
+        TokenizedToken,
+        TokenLogprob,
+        ToolCall,
+        TopLogprob,
+        Usage,
+    )
+
+# Names are loaded on first use (PEP 562), so `import hf_endpoint` costs almost nothing and `from hf_endpoint import
+# TGIClient` loads requests and pydantic but not aiohttp (its import alone builds SSL contexts: ~100 ms).
+_LAZY: dict[str, str] = {
+    "AsyncTGIClient": "._async_client",
+    "TOKEN_ENV_VARS": "._auth",
+    "Secret": "._auth",
+    "resolve_token": "._auth",
+    "TGIClient": "._client",
+    "acompletion": "._completion",
+    "completion": "._completion",
+    "Route": "._core",
+    "APIConnectionError": "._errors",
+    "APIStatusError": "._errors",
+    "APITimeoutError": "._errors",
+    "AuthenticationError": "._errors",
+    "BadRequestError": "._errors",
+    "ColdStartTimeoutError": "._errors",
+    "ContextWindowExceededError": "._errors",
+    "EndpointPausedError": "._errors",
+    "EndpointUnavailableError": "._errors",
+    "GenerationError": "._errors",
+    "HFEndpointError": "._errors",
+    "IncompleteStreamError": "._errors",
+    "InvalidRequestError": "._errors",
+    "NotFoundError": "._errors",
+    "RateLimitError": "._errors",
+    "RequestValidationError": "._errors",
+    "ResponseError": "._errors",
+    "ServerError": "._errors",
+    "BUILTIN_TEMPLATES": "._templates",
+    "ChatTemplate": "._templates",
+    "builtin_template_for": "._templates",
+    "load_chat_template": "._templates",
+    "BestOfSequence": "._types",
+    "ChatCompletion": "._types",
+    "ChatCompletionChunk": "._types",
+    "ChatMessage": "._types",
+    "Choice": "._types",
+    "ChoiceDelta": "._types",
+    "ChoiceDeltaFunction": "._types",
+    "ChoiceDeltaToolCall": "._types",
+    "ChoiceLogprobs": "._types",
+    "ChunkChoice": "._types",
+    "Details": "._types",
+    "FunctionCall": "._types",
+    "GenerateResponse": "._types",
+    "Info": "._types",
+    "StreamDetails": "._types",
+    "StreamResponse": "._types",
+    "Token": "._types",
+    "TokenizedToken": "._types",
+    "TokenLogprob": "._types",
+    "ToolCall": "._types",
+    "TopLogprob": "._types",
+    "Usage": "._types",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "BUILTIN_TEMPLATES",

@@ -9,7 +9,6 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ._async_client import AsyncTGIClient
 from ._auth import resolve_token
 from ._client import TGIClient
 from ._core import normalize_base_url
@@ -99,5 +98,7 @@ async def acompletion(
 ) -> ChatCompletion:
     """The async twin of :func:`completion` (non-streaming)."""
     url = _endpoint(model, api_base)
+    from ._async_client import AsyncTGIClient  # here, so that completion() users never import aiohttp
+
     async with AsyncTGIClient(url, api_key=api_key, **_split(kwargs)) as client:
         return await client.chat(messages, logprobs=logprobs or None, **kwargs)

@@ -17,9 +17,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
 
-from jinja2 import TemplateError as _JinjaTemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
 from ._errors import InvalidRequestError
 
 __all__ = ["BUILTIN_TEMPLATES", "ChatTemplate", "builtin_template_for", "load_chat_template"]
@@ -50,6 +47,8 @@ class ChatTemplate:
         **extra: Any,
     ) -> str:
         template = _compile(self.source)
+        from jinja2 import TemplateError  # loaded by _compile; imported lazily so `import hf_endpoint` stays cheap
+
         try:
             text: str = template.render(
                 messages=list(messages),
@@ -62,7 +61,7 @@ class ChatTemplate:
             return text
         except InvalidRequestError:
             raise
-        except _JinjaTemplateError as exc:
+        except TemplateError as exc:
             raise InvalidRequestError(
                 f"the chat template {self.name!r} failed to render: {exc}. Check the messages (roles, order), "
                 "or pass another chat_template=, or use route='chat' to let the server format the prompt"
@@ -83,13 +82,16 @@ def _strftime_now(fmt: str) -> str:
 
 @lru_cache(maxsize=64)
 def _compile(source: str) -> Any:
+    from jinja2 import TemplateError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
     env.filters["tojson"] = _tojson
     env.globals["raise_exception"] = _raise_exception
     env.globals["strftime_now"] = _strftime_now
     try:
         return env.from_string(source)
-    except _JinjaTemplateError as exc:
+    except TemplateError as exc:
         raise InvalidRequestError(f"the chat template does not compile: {exc}") from exc
 
 
