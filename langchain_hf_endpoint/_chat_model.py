@@ -136,6 +136,15 @@ class ChatHFEndpoint(BaseChatModel):
                 self._token_from_env = True
         return self
 
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickled (multiprocessing, caches) without the key, like ``dumps``: the unpickled model reads it from the
+        environment again (``HF_TOKEN``...), or is given it anew."""
+        state: dict[Any, Any] = super().__getstate__()
+        state["__dict__"] = {**state["__dict__"], "api_key": None}
+        if state.get("__pydantic_private__"):
+            state["__pydantic_private__"] = {**state["__pydantic_private__"], "_token_from_env": False}
+        return state
+
     @property
     def lc_secrets(self) -> dict[str, str]:
         return {"api_key": "HF_TOKEN"}
