@@ -44,8 +44,7 @@ def render_chat_completion_html(result: ChatCompletion) -> str:
     if choice.logprobs and choice.logprobs.content:
         facts.append(f"sum logprob: {choice.logprobs.sum_logprob:.3f}")
     if result.elapsed is not None:
-        rate = f", {usage.completion_tokens / result.elapsed:.0f} tok/s" if usage and result.elapsed > 0 else ""
-        facts.append(f"time: {result.elapsed:.2f} s{rate}")
+        facts.append(f"time: {result.elapsed:.2f} s")
     return (
         '<div style="font-family: system-ui, sans-serif; line-height: 1.5">'
         f'<div style="white-space: pre-wrap; font-family: monospace">{body}</div>{calls}'
