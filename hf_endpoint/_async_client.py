@@ -25,7 +25,7 @@ from ._errors import APIConnectionError, APITimeoutError, HFEndpointError, Incom
 from ._progress import RetryWait
 from ._protocol import Request, error_from_response
 from ._retry import parse_retry_after
-from ._sse import SSEDecoder, split_lines
+from ._sse import SSEDecoder
 from ._types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -278,19 +278,13 @@ class AsyncTGIClient(ClientBase):
 async def _events(raw: aiohttp.ClientResponse, url: str) -> AsyncIterator[bytes]:
     """SSE data payloads of a streamed response; dropped connections and read timeouts become our errors."""
     decoder = SSEDecoder()
-    buffer = bytearray()
     try:
         async for chunk in raw.content.iter_any():
-            for line in split_lines(buffer, chunk):
-                data = decoder.decode(line)
-                if data is not None:
-                    yield data
+            for data in decoder.feed(chunk):
+                yield data
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         raise _transport_error(exc, url, reading=True) from exc
-    if buffer:
-        decoder.decode(bytes(buffer).rstrip(b"\r"))
-    data = decoder.flush()
-    if data is not None:
+    for data in decoder.close():
         yield data
 
 

@@ -10,6 +10,7 @@ the text as OpenAI does.
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -41,7 +42,7 @@ _PASSTHROUGH = ("temperature", "top_p", "seed", "frequency_penalty", "presence_p
 
 
 def new_id() -> str:
-    return f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    return "chatcmpl-" + os.urandom(12).hex()  # 24 random hex digits, like uuid4().hex[:24] but ~4x cheaper
 
 
 def build_chat_body(
@@ -122,7 +123,7 @@ def parse_chat_completion(
     body: bytes, *, stops: tuple[str, ...] = (), request_id: str | None = None, url: str | None = None
 ) -> ChatCompletion:
     try:
-        result = ChatCompletion.model_validate_json(body)
+        result: ChatCompletion = ChatCompletion.__pydantic_validator__.validate_json(body)
     except ValidationError as exc:
         doc = parse_json(body, "chat completion", url)
         if isinstance(doc, Mapping):
@@ -169,24 +170,29 @@ class ChatStreamConverter:
                 if err is not None:
                     raise err
         try:
-            chunk = ChatCompletionChunk.model_validate_json(data)
+            # (the validator itself: model_validate_json adds only argument checks, and this runs per token)
+            chunk = ChatCompletionChunk.__pydantic_validator__.validate_json(data)
         except ValidationError as exc:
             parse_json(data, "stream event", self._url)  # raises ResponseError for malformed JSON
             raise ResponseError(f"unexpected chat chunk shape: {exc.errors()[:2]}", url=self._url) from exc
         self.chunks += 1
         chunk.id = self.id
-        chunk.object = "chat.completion.chunk"
+        if chunk.object != "chat.completion.chunk" or "object" not in chunk.__pydantic_fields_set__:
+            chunk.object = "chat.completion.chunk"
         if self._template is None:
             self._template = chunk
-        out = []
-        for choice in chunk.choices:
+        choices = chunk.choices
+        for choice in choices:
             self._fix_choice(choice)
-        if chunk.choices and all(c.index in self._legacy and c.finish_reason is None and c.delta.content is None
-                                 for c in chunk.choices):  # fmt: skip
+        if (
+            choices
+            and self._legacy
+            and all(c.index in self._legacy and c.finish_reason is None and c.delta.content is None for c in choices)
+        ):
             return []  # legacy tool-call text is buffered until the end
-        if chunk.choices or chunk.usage is not None:
-            out.append(chunk)
-        return out
+        if choices or chunk.usage is not None:
+            return [chunk]
+        return []
 
     def _fix_choice(self, choice: ChunkChoice) -> None:
         delta = choice.delta

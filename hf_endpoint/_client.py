@@ -16,7 +16,7 @@ from ._errors import APIConnectionError, APITimeoutError, HFEndpointError, Incom
 from ._progress import RetryWait
 from ._protocol import Request, error_from_response
 from ._retry import parse_retry_after
-from ._sse import SSEDecoder, split_lines
+from ._sse import SSEDecoder
 from ._types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -242,13 +242,9 @@ class TGIClient(ClientBase):
 def _events(raw: requests.Response, url: str) -> Iterator[bytes]:
     """SSE data payloads of a streamed response; dropped connections and read timeouts become our errors."""
     decoder = SSEDecoder()
-    buffer = bytearray()
     try:
         for chunk in raw.iter_content(chunk_size=None):
-            for line in split_lines(buffer, chunk):
-                data = decoder.decode(line)
-                if data is not None:
-                    yield data
+            yield from decoder.feed(chunk)
     except requests.exceptions.ConnectionError as exc:
         if exc.args and isinstance(exc.args[0], urllib3.exceptions.ReadTimeoutError):
             raise APITimeoutError(f"no streamed event within the read timeout: {_reason(exc)}",
@@ -260,11 +256,7 @@ def _events(raw: requests.Response, url: str) -> Iterator[bytes]:
                                     url=url) from exc  # fmt: skip
     except requests.exceptions.RequestException as exc:
         raise IncompleteStreamError(f"the stream broke off: {_reason(exc)}", url=url) from exc
-    if buffer:
-        decoder.decode(bytes(buffer).rstrip(b"\r"))
-    data = decoder.flush()
-    if data is not None:
-        yield data
+    yield from decoder.close()
 
 
 def _reason(exc: BaseException) -> str:

@@ -284,15 +284,23 @@ class StopTrimmer:
     The pieces always concatenate to the final text, so nothing is lost or shown twice.
     """
 
-    __slots__ = ("_held", "_stops")
+    __slots__ = ("_firsts", "_held", "_stops")
 
     def __init__(self, stops: tuple[str, ...] | list[str]) -> None:
         self._stops = tuple(s for s in stops if s)
+        self._firsts = tuple({s[0] for s in self._stops})
         self._held = ""
 
     def feed(self, text: str) -> str:
         if not self._stops:
             return text
+        if not self._held:
+            # Fast path (almost every token): nothing held back and no stop sequence can start in this text.
+            for first in self._firsts:
+                if first in text:
+                    break
+            else:
+                return text
         held = self._held + text
         for stop in self._stops:
             at = held.find(stop)
@@ -301,10 +309,14 @@ class StopTrimmer:
                 return held[:at]
         keep = 0
         for stop in self._stops:
-            for n in range(min(len(stop) - 1, len(held)), 0, -1):
-                if held.endswith(stop[:n]):
-                    keep = max(keep, n)
+            # The longest tail of `held` (shorter than `stop`) that `stop` starts with: try each place where stop's
+            # first character occurs in that window, earliest (longest tail) first. Usually there is none.
+            at = held.find(stop[0], max(len(held) - len(stop) + 1, 0))
+            while at >= 0:
+                if stop.startswith(held[at:]):
+                    keep = max(keep, len(held) - at)
                     break
+                at = held.find(stop[0], at + 1)
         self._held = held[len(held) - keep :] if keep else ""
         return held[: len(held) - keep] if keep else held
 

@@ -12,12 +12,50 @@ __all__ = ["SSEDecoder", "split_lines"]
 
 
 class SSEDecoder:
-    """Feed it lines; it returns the event's data (bytes) when a blank line ends an event, else None."""
+    """Feed it lines (``decode``) or raw chunks (``feed``); it returns the data (bytes) of each completed event."""
 
-    __slots__ = ("_data",)
+    __slots__ = ("_buffer", "_data")
 
     def __init__(self) -> None:
         self._data: list[bytes] = []
+        self._buffer = bytearray()  # the incomplete last line of the chunks given to ``feed``
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The data of every event that ``chunk`` completes (chunks may split lines and events anywhere).
+
+        The same as :func:`split_lines` then :meth:`decode` on each line, with a fast path for the common case
+        (TGI sends each event as one HTTP chunk): one whole ``data: ...`` event, nothing pending.
+        """
+        if (
+            chunk[:5] == b"data:"
+            and chunk[-2:] == b"\n\n"
+            and not self._buffer
+            and not self._data
+            and chunk.count(b"\n") == 2
+            and b"\r" not in chunk
+        ):
+            value = chunk[5:-2]
+            return [value[1:] if value[:1] == b" " else value]
+        out: list[bytes] = []
+        data = self._data
+        for line in split_lines(self._buffer, chunk):
+            if not line:
+                if data:
+                    out.append(data[0] if len(data) == 1 else b"\n".join(data))
+                    data = []
+            elif line[:5] == b"data:":
+                value = line[5:]
+                data.append(value[1:] if value[:1] == b" " else value)
+        self._data = data
+        return out
+
+    def close(self) -> list[bytes]:
+        """At the end of the stream: the last event if it had no blank line after it (a truncated stream)."""
+        if self._buffer:
+            self.decode(bytes(self._buffer).rstrip(b"\r"))
+            self._buffer.clear()
+        data = self.flush()
+        return [] if data is None else [data]
 
     def decode(self, line: bytes) -> bytes | None:
         if not line:
