@@ -316,13 +316,15 @@ class ClientCore:
             return _GenerateStream(request_id, url)
 
         request = Request("POST", path, body, stream=stream)
-        plan: Plan[Any] = Plan(request, parse=parse, converter=converter)
-        return replace(plan, on_error=self._clamp_handler(plan, "max_new_tokens", parameters))
+        return Plan(request, parse, converter, self._clamp_handler(request, parse, converter, "max_new_tokens"))
 
     def _clamp_handler(
-        self, plan: Plan[Any], key: str, parameters: dict[str, Any]
+        self, request: Request, parse: Callable[[Response], Any], converter: Callable[..., Any], key: str
     ) -> Callable[[HFEndpointError], Plan[Any] | None]:
-        """On "inputs + max_new_tokens must be <= N", retry once with max_new_tokens = what is left."""
+        """On "inputs + max_new_tokens must be <= N", retry once with max_new_tokens = what is left.
+
+        (Built from the plan's parts, not the plan: one Plan per call, no ``dataclasses.replace``, on the hot path.)
+        """
 
         def on_error(err: HFEndpointError) -> Plan[Any] | None:
             if not (self.clamp_max_tokens and isinstance(err, ContextWindowExceededError)):
@@ -336,12 +338,12 @@ class ClientCore:
                 "hf_endpoint: the prompt has %d tokens, so %s=%d does not fit the %d-token window; using %d",
                 err.prompt_tokens, key, err.max_new_tokens, err.max_total_tokens, left,
             )  # fmt: skip
-            body = dict(plan.request.body)
+            body = dict(request.body)
             if "parameters" in body:
                 body["parameters"] = {**body["parameters"], key: left}
             else:
                 body[key] = left
-            return Plan(replace(plan.request, body=body), parse=plan.parse, converter=plan.converter)
+            return Plan(replace(request, body=body), parse=parse, converter=converter)
 
         return on_error
 
@@ -398,8 +400,8 @@ class ClientCore:
         def converter(request_id: str | None, url: str) -> StreamConverter[ChatCompletionChunk]:
             return ChatStreamConverter(stops=stops, request_id=request_id, url=url)
 
-        plan: Plan[Any] = Plan(Request("POST", "/v1/chat/completions", body, stream=stream), parse, converter)
-        clamp = self._clamp_handler(plan, "max_tokens", body)
+        request = Request("POST", "/v1/chat/completions", body, stream=stream)
+        clamp = self._clamp_handler(request, parse, converter, "max_tokens")
 
         def on_error(err: HFEndpointError) -> Plan[Any] | None:
             fixed = clamp(err)
@@ -413,7 +415,7 @@ class ClientCore:
                 return self._native_plan(msgs, tool_defs, choice, grammar, p, stream)
             return None
 
-        return replace(plan, on_error=on_error)
+        return Plan(request, parse, converter, on_error)
 
     def served_model_for_body(self) -> str:
         # TGI reads any model name other than "tgi" as a LoRA adapter id; other engines want their model's name.
@@ -462,8 +464,8 @@ class ClientCore:
         def converter(request_id: str | None, url: str) -> StreamConverter[ChatCompletionChunk]:
             return NativeChatStreamConverter(native, request_id=request_id, url=url)
 
-        plan: Plan[Any] = Plan(Request("POST", path, body, stream=stream), parse, converter)
-        return replace(plan, on_error=self._clamp_handler(plan, "max_new_tokens", native.parameters))
+        request = Request("POST", path, body, stream=stream)
+        return Plan(request, parse, converter, self._clamp_handler(request, parse, converter, "max_new_tokens"))
 
     def tokenize_plan(self, text: str) -> Plan[list[TokenizedToken]]:
         if not isinstance(text, str) or not text:

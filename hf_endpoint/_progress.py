@@ -64,8 +64,15 @@ class RetryWait:
 
     def __init__(self, budget: float, stream: TextIO | None = None) -> None:
         self.budget = budget
-        self.line = ProgressLine(stream)
+        self._stream = stream
+        self._line: ProgressLine | None = None  # made at the first retry: most requests never retry
         self._elapsed = 0.0
+
+    @property
+    def line(self) -> ProgressLine:
+        if self._line is None:
+            self._line = ProgressLine(self._stream)
+        return self._line
 
     def pauses(self, err: HFEndpointError, attempt: int, elapsed: float, delay: float) -> Iterator[float]:
         if not (self.line.live and isinstance(err, EndpointUnavailableError)):
@@ -88,7 +95,9 @@ class RetryWait:
 
     def close(self, *, woke: bool = False) -> None:
         """End the live line, if any; ``woke``: the request finally succeeded."""
-        self.line.end(f"the endpoint woke after {self._elapsed:.0f} s" if woke else None)
+        if self._line is None:
+            return  # no retry, nothing shown (and no per-request isatty() call)
+        self._line.end(f"the endpoint woke after {self._elapsed:.0f} s" if woke else None)
 
 
 class ByteProgress:
