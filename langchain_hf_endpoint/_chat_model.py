@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
@@ -14,7 +14,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
-from hf_endpoint import AsyncTGIClient, Secret, TGIClient, resolve_token
+from hf_endpoint import Secret, TGIClient, resolve_token
 
 from ._clients import (
     ClientSettings,
@@ -27,6 +27,9 @@ from ._clients import (
 )
 from ._convert import PROVIDER, StreamAccumulator, completion_to_result, normalize_tool_choice, to_openai_messages
 from ._structured import StructuredMethod, structured_output
+
+if TYPE_CHECKING:  # loaded with the first async call (see _clients): importing aiohttp costs ~100 ms
+    from hf_endpoint import AsyncTGIClient
 
 __all__ = ["ChatHFEndpoint"]
 

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from hf_endpoint import AsyncTGIClient, Secret, TGIClient
+from hf_endpoint import Secret, TGIClient
+
+if TYPE_CHECKING:  # imported when first used: aiohttp costs ~100 ms to import, and sync users never need it
+    from hf_endpoint import AsyncTGIClient
 
 __all__ = [
     "ClientSettings",
@@ -59,6 +62,8 @@ class ClientSettings:
         return TGIClient(self.base_url, **self._options())
 
     def async_client(self) -> AsyncTGIClient:
+        from hf_endpoint import AsyncTGIClient
+
         return AsyncTGIClient(self.base_url, **self._options())
 
 
