@@ -30,7 +30,7 @@ from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPU
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import ToolSelection
 
-from hf_endpoint import AsyncTGIClient, HFEndpointError, Info, Secret, TGIClient, resolve_token
+from hf_endpoint import HFEndpointError, Info, Secret, TGIClient, resolve_token
 
 from ._messages import resolve_tool_choice, to_tgi_messages, to_tgi_tools
 from ._responses import (
@@ -44,6 +44,8 @@ from ._structured import GrammarStructuredLLM
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
+
+    from hf_endpoint import AsyncTGIClient
 
 __all__ = ["HFEndpoint", "context_window_of"]
 
@@ -120,7 +122,8 @@ class HFEndpoint(GrammarStructuredLLM):
 
     _api_key: Secret | None = PrivateAttr(default=None)
     _client: TGIClient = PrivateAttr()
-    _aclient: AsyncTGIClient = PrivateAttr()
+    _aclient_: AsyncTGIClient | None = PrivateAttr(default=None)
+    _options: dict[str, Any] = PrivateAttr(default_factory=dict)
     _info: Info | None = PrivateAttr(default=None)
     _info_known: bool = PrivateAttr(default=False)
 
@@ -136,10 +139,19 @@ class HFEndpoint(GrammarStructuredLLM):
             "model": self.model, "chat_template": self.chat_template, "tokenizer_config": self.tokenizer_config,
             "verify": self.verify, "allow_insecure_http": self.allow_insecure_http,
         }  # fmt: skip
-        # Both clients are built now so that a bad URL or route fails here, not at the first call. Neither
-        # connects yet; the async one opens its pool lazily in whichever event loop uses it.
+        # The sync client is built now so that a bad URL or route fails here, not at the first call (it connects
+        # later). The async one takes the same options and is built at the first async call (``_aclient``), so
+        # sync-only users never import aiohttp (~100 ms); it opens its pool in whichever event loop uses it.
         self._client = TGIClient(base_url, **options)
-        self._aclient = AsyncTGIClient(base_url, **options)
+        self._options = options
+
+    @property
+    def _aclient(self) -> AsyncTGIClient:
+        if self._aclient_ is None:
+            from hf_endpoint import AsyncTGIClient
+
+            self._aclient_ = AsyncTGIClient(self.base_url, **self._options)
+        return self._aclient_
 
     @classmethod
     def class_name(cls) -> str:
@@ -161,7 +173,8 @@ class HFEndpoint(GrammarStructuredLLM):
     async def aclose(self) -> None:
         """Release both connection pools."""
         self._client.close()
-        await self._aclient.aclose()
+        if self._aclient_ is not None:
+            await self._aclient_.aclose()
 
     def __enter__(self) -> HFEndpoint:
         return self
