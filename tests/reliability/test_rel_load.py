@@ -15,11 +15,13 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from llama_index.core.base.llms.types import ChatMessage
 from rel_helpers import established, open_fds, port_of, rss_mib
 
 from hf_endpoint import AsyncTGIClient, TGIClient
 from hf_endpoint.server import LocalServer
 from langchain_hf_endpoint import ChatHFEndpoint
+from llama_index_hf_endpoint import HFEndpoint
 
 pytestmark = [pytest.mark.load, pytest.mark.usefixtures("close_lc_pools")]
 
@@ -195,3 +197,56 @@ async def test_cancelling_a_stream_closes_its_connection(srv: LocalServer, how: 
     assert await settle(lambda: established(port) == conns0 and open_fds() <= fds0)
     report(f"cancel ({how})", closed_within_s=f"{closed_after:.2f}", conns_before=conns0,
            conns_after=established(port), fds_before=fds0, fds_after=open_fds())  # fmt: skip
+
+
+@pytest.mark.parametrize("how", ["lc.stream-break", "lc.astream-break", "li.stream_chat-break",
+                                 "li.astream_chat-task-cancel"])  # fmt: skip
+async def test_cancelling_an_adapter_stream_closes_its_connection(srv: LocalServer, how: str) -> None:
+    port = port_of(srv.url)
+    srv.configure(**LONG)
+    during: list[int] = []
+    messages = [ChatMessage(role="user", content="hi")]
+    lc = ChatHFEndpoint(base_url=srv.url)
+    li = HFEndpoint(base_url=srv.url)
+    if how == "lc.stream-break":
+        for i, _ in enumerate(lc.stream("hi")):
+            if i == 2:
+                during.append(established(port))
+                break
+    elif how == "lc.astream-break":
+        i = 0
+        async for _ in lc.astream("hi"):
+            i += 1
+            if i == 3:
+                during.append(established(port))
+                break
+    elif how == "li.stream_chat-break":
+        for i, _ in enumerate(li.stream_chat(messages)):
+            if i == 2:
+                during.append(established(port))
+                break
+    else:
+        three = asyncio.Event()
+
+        async def consume() -> None:
+            i = 0
+            async for _ in await li.astream_chat(messages):
+                i += 1
+                if i == 3:
+                    three.set()
+
+        task = asyncio.create_task(consume())
+        await asyncio.wait_for(three.wait(), 5)
+        during.append(established(port))
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert during
+    # Exactly the stream's connection goes away (the pools' idle keep-alive connections stay).
+    assert await settle(lambda: established(port) == during[0] - 1, seconds=1.5), (during, established(port))
+    srv.reset()
+    assert lc.invoke("hi").content == REPLY
+    assert (await li.achat(messages)).message.content == REPLY
+    lc.close()
+    await lc.aclose()
+    await li.aclose()
