@@ -78,8 +78,10 @@ def check_command(argv: list[str]) -> None:
     elif name == "hf-endpoint":
         assert "hf-endpoint" in PROJECT["scripts"]
         build_parser().parse_args(args)  # exits (SystemExit) on an unknown command or option
-    elif argv[:3] == ["python", "-m", "pytest"]:
-        assert importlib.util.find_spec("pytest")
+    elif argv[:2] == ["python", "-m"]:  # e.g. pytest, or a module of this repository
+        assert importlib.util.find_spec(argv[2]), argv
+    elif name == "python":
+        assert (ROOT / args[0]).is_file(), argv
     else:
         raise AssertionError(f"a README command this test does not know how to check: {argv}")
 
