@@ -34,7 +34,7 @@ class Client:
     """Base: a named client; subclasses implement the sides they have."""
 
     name = ""
-    kind = "peer"  # raw | ours | peer
+    kind = "peer"  # raw | ours | floor | peer
     route = "chat"  # which raw baseline: chat | generate
     package = ""  # distribution whose version is reported
     label = ""  # what is called, for the table's notes
@@ -325,6 +325,124 @@ class OursLlamaIndex(Client):
             await llm.aclose()
 
 
+# ------------------------------------------------------------------------------------------------ framework floors
+
+
+class LangChainFloor(Client):
+    """What LangChain itself costs per call and per chunk: a ``BaseChatModel`` that returns the same answer as the
+    server (20 tokens; 2001 chunks) without any I/O. An adapter cannot cost less than this plus its transport."""
+
+    name = "langchain-core floor: BaseChatModel without I/O"
+    kind = "floor"
+    package = "langchain-core"
+    label = "invoke/stream/ainvoke/astream of a BaseChatModel that returns canned messages (no HTTP)"
+
+    def setup(self, small: str, big: str) -> None:
+        super().setup(small, big)
+        from langchain_core.language_models import BaseChatModel
+        from langchain_core.messages import AIMessage, AIMessageChunk
+        from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+        text = "Hello from the scripted backend." * 3
+        meta = {"model_name": "hf-endpoint/scripted", "model_provider": "huggingface", "finish_reason": "stop"}
+        usage = {"input_tokens": 5, "output_tokens": SMALL + 1, "total_tokens": SMALL + 6}
+
+        class Floor(BaseChatModel):
+            n_chunks: int = SMALL + 1
+
+            @property
+            def _llm_type(self) -> str:
+                return "floor"
+
+            def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+                message = AIMessage(content=text, response_metadata=dict(meta), usage_metadata=dict(usage))  # type: ignore[arg-type]
+                return ChatResult(generations=[ChatGeneration(message=message)])
+
+            async def _agenerate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+                return self._generate(messages)
+
+            def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+                for _ in range(self.n_chunks):
+                    yield ChatGenerationChunk(message=AIMessageChunk(content=" tok"))
+                yield ChatGenerationChunk(message=AIMessageChunk(content="", chunk_position="last",
+                                                                 response_metadata=dict(meta)))  # fmt: skip
+
+            async def _astream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+                for chunk in self._stream(messages):
+                    yield chunk
+
+        self.llm = {False: Floor(n_chunks=SMALL + 1), True: Floor(n_chunks=BIG + 1)}
+
+    call, stream, acall, astream = (OursLangChain.call, OursLangChain.stream,  # type: ignore[assignment]
+                                    OursLangChain.acall, OursLangChain.astream)  # fmt: skip
+
+
+class LlamaIndexFloor(Client):
+    """What LlamaIndex itself costs: an LLM whose (callback-decorated) chat methods return canned responses (the
+    message so far and the delta per chunk, as a streaming LLM must) without any I/O."""
+
+    name = "llama-index-core floor: LLM without I/O"
+    kind = "floor"
+    package = "llama-index-core"
+    label = "chat/stream_chat/achat/astream_chat of an LLM that returns canned responses (no HTTP)"
+
+    def setup(self, small: str, big: str) -> None:
+        super().setup(small, big)
+        from llama_index.core.llms import ChatMessage, ChatResponse, CustomLLM, LLMMetadata
+        from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+
+        text = "Hello from the scripted backend." * 3
+
+        class Floor(CustomLLM):
+            n_chunks: int = SMALL + 1
+
+            @property
+            def metadata(self) -> LLMMetadata:
+                return LLMMetadata(is_chat_model=True)
+
+            @llm_completion_callback()
+            def complete(self, prompt: str, formatted: bool = False, **kw: Any) -> Any:
+                raise NotImplementedError
+
+            @llm_completion_callback()
+            def stream_complete(self, prompt: str, formatted: bool = False, **kw: Any) -> Any:
+                raise NotImplementedError
+
+            @llm_chat_callback()
+            def chat(self, messages: Any, **kw: Any) -> Any:
+                return ChatResponse(message=ChatMessage(role="assistant", content=text), raw={})
+
+            @llm_chat_callback()
+            def stream_chat(self, messages: Any, **kw: Any) -> Any:
+                def gen() -> Any:
+                    so_far = ""
+                    for _ in range(self.n_chunks):
+                        so_far += " tok"
+                        yield ChatResponse(message=ChatMessage(role="assistant", content=so_far), delta=" tok", raw={})
+
+                return gen()
+
+            @llm_chat_callback()
+            async def achat(self, messages: Any, **kw: Any) -> Any:
+                return ChatResponse(message=ChatMessage(role="assistant", content=text), raw={})
+
+            @llm_chat_callback()
+            async def astream_chat(self, messages: Any, **kw: Any) -> Any:
+                async def gen() -> Any:
+                    so_far = ""
+                    for _ in range(self.n_chunks):
+                        so_far += " tok"
+                        yield ChatResponse(message=ChatMessage(role="assistant", content=so_far), delta=" tok", raw={})
+
+                return gen()
+
+        self.msgs = [ChatMessage(role="user", content=PROMPT_TEXT)]
+        self.llm = {False: Floor(n_chunks=SMALL + 1), True: Floor(n_chunks=BIG + 1)}
+
+    call, stream, acall, astream = (OursLlamaIndex.call, OursLlamaIndex.stream,  # type: ignore[assignment]
+                                    OursLlamaIndex.acall, OursLlamaIndex.astream)  # fmt: skip
+
+
 # ---------------------------------------------------------------------------------------------------------- peers
 
 
@@ -553,6 +671,8 @@ CLIENTS: dict[str, type[Client]] = {
     "ours-generate": OursGenerate,
     "ours-langchain": OursLangChain,
     "ours-llama-index": OursLlamaIndex,
+    "langchain-floor": LangChainFloor,
+    "llama-index-floor": LlamaIndexFloor,
     "hub-chat": HubChat,
     "hub-generate": HubGenerate,
     "text-generation": TextGeneration,

@@ -83,17 +83,19 @@ def _once(stmt: str, env: dict[str, str], cwd: str) -> dict[str, Any]:
 
 
 def measure_imports(reps: int, pycache: str, cwd: str, env_extra: dict[str, str],
-                    only: set[str] | None = None) -> dict[str, Any]:  # fmt: skip
-    """``{id: {"ms": median, "rss_mb": median, "runs": [...], "kind", "statement", "baseline"}}``; rounds are
-    interleaved (one run of every statement, then the next round)."""
+                    only: set[str] | None = None, warm: bool = True) -> dict[str, Any]:  # fmt: skip
+    """``{id: {"ms": median, "min_ms", "rss_mb": median, "runs_ms": [...], "kind", "statement", "baseline",
+    "delta_ms"}}``. Rounds are interleaved (one run of every statement, then the next round); ``delta_ms`` is the
+    median over rounds of (this import - its framework's import) measured in the same round."""
     env = _env(pycache, env_extra)
     rows = [row for row in IMPORTS if only is None or row[0] in only]
     runs: dict[str, list[dict[str, Any]]] = {row[0]: [] for row in rows}
     errors: dict[str, str] = {}
-    for row in rows:  # warm-up: compile and cache bytecode
-        first = _once(row[1], env, cwd)
-        if "error" in first:
-            errors[row[0]] = first["error"]
+    if warm:
+        for row in rows:  # compile and cache bytecode
+            first = _once(row[1], env, cwd)
+            if "error" in first:
+                errors[row[0]] = first["error"]
     for _ in range(reps):
         for key, stmt, _kind, _base in rows:
             if key not in errors:
@@ -106,7 +108,15 @@ def measure_imports(reps: int, pycache: str, cwd: str, env_extra: dict[str, str]
             entry["error"] = errors.get(key) or next((r["error"] for r in runs[key] if "error" in r), "no run")
         else:
             entry["ms"] = statistics.median(r["s"] for r in good) * 1000
+            entry["min_ms"] = min(r["s"] for r in good) * 1000
             entry["rss_mb"] = statistics.median(r["rss_mb"] for r in good)
-            entry["runs_ms"] = [round(r["s"] * 1000, 1) for r in good]
+            entry["runs_ms"] = [round(r["s"] * 1000, 1) if "s" in r else None for r in runs[key]]
         out[key] = entry
+    for entry in out.values():
+        base = out.get(entry["baseline"] or "", {})
+        if "runs_ms" in entry and "runs_ms" in base:
+            deltas = [a - b for a, b in zip(entry["runs_ms"], base["runs_ms"], strict=True)
+                      if a is not None and b is not None]  # fmt: skip
+            if deltas:
+                entry["delta_ms"] = statistics.median(deltas)
     return out

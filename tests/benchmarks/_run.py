@@ -47,17 +47,18 @@ class Settings:
     timeout: float
     clients: list[str]
     streams_clients: list[str]
+    slow_budget: float  # quick mode: a (client, scenario) whose first sample took longer than this runs once only
 
     @classmethod
     def make(cls, quick: bool, clients: list[str]) -> Settings:
         if quick:
             return cls(quick, rounds=3, seq_n=30, stream_n=1, async_total=200, async_inflight=50, streams_count=1000,
-                       streams_rounds=1, leak_n=2000, leak_warm=300, import_reps=1, timeout=8.0, clients=clients,
-                       streams_clients=["raw", "ours-chat", "ours-native"])  # fmt: skip
+                       streams_rounds=1, leak_n=1000, leak_warm=200, import_reps=1, timeout=8.0, clients=clients,
+                       streams_clients=["raw", "ours-chat", "ours-native"], slow_budget=0.3)  # fmt: skip
         async_ids = [c for c in clients if CLIENTS[c].has_async]
         return cls(quick, rounds=7, seq_n=200, stream_n=1, async_total=200, async_inflight=50, streams_count=1000,
                    streams_rounds=3, leak_n=10_000, leak_warm=1000, import_reps=7, timeout=60.0, clients=clients,
-                   streams_clients=async_ids)  # fmt: skip
+                   streams_clients=async_ids, slow_budget=float("inf"))  # fmt: skip
 
 
 @dataclass
@@ -79,6 +80,9 @@ class WorkerProc:
         except BrokenPipeError:
             self.dead = True
             return {"ok": False, "error": "worker died: " + self.log_tail()}
+        return self.read(timeout)
+
+    def read(self, timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while b"\n" not in self.buffer:
             left = deadline - time.monotonic()
@@ -138,22 +142,27 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict)
     env_extra: dict[str, str] = field(default_factory=dict)
     log_dir: str = ""
+    once: set[tuple[str, str]] = field(default_factory=set)  # measured once (quick mode, slow cases)
 
     # ------------------------------------------------------------------------------------------------ workers
 
+    def start_workers(self, clients: list[str]) -> None:
+        """Start every worker at once (their imports overlap), then set each up and warm it up in turn."""
+        spawned = [(c, self.spawn(c)) for c in clients]
+        for client, worker in spawned:
+            assert worker.proc.stdin is not None
+            worker.proc.stdin.write(json.dumps({"op": "setup", "client": client, "small": self.small,
+                                                "big": self.big}) + "\n")  # fmt: skip
+            worker.proc.stdin.flush()
+        for client, worker in spawned:
+            self._finish_setup(client, worker, worker.read(120))
+
     def start_worker(self, client: str) -> WorkerProc | None:
-        reader, writer = os.pipe()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-        env.update(self.env_extra)
-        log = open(Path(self.log_dir) / f"{client}.log", "a+", encoding="utf-8")  # noqa: SIM115
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.benchmarks._worker", str(writer)], stdin=subprocess.PIPE, stdout=log,
-            stderr=log, text=True, cwd=ROOT, env=env, pass_fds=(writer,),
-        )  # fmt: skip
-        os.close(writer)
-        worker = WorkerProc(client, proc, reader, log)
+        worker = self.spawn(client)
         res = worker.request(120, op="setup", client=client, small=self.small, big=self.big)
+        return self._finish_setup(client, worker, res)
+
+    def _finish_setup(self, client: str, worker: WorkerProc, res: dict[str, Any]) -> WorkerProc | None:
         if res.get("ok"):
             res = worker.request(max(self.settings.timeout, 30), op="warmup")
         if not res.get("ok"):
@@ -164,6 +173,19 @@ class Run:
         self.status[client] = "ok"
         self.workers[client] = worker
         return worker
+
+    def spawn(self, client: str) -> WorkerProc:
+        reader, writer = os.pipe()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        env.update(self.env_extra)
+        log = open(Path(self.log_dir) / f"{client}.log", "a+", encoding="utf-8")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.benchmarks._worker", str(writer)], stdin=subprocess.PIPE, stdout=log,
+            stderr=log, text=True, cwd=ROOT, env=env, pass_fds=(writer,),
+        )  # fmt: skip
+        os.close(writer)
+        return WorkerProc(client, proc, reader, log)
 
     def worker(self, client: str) -> WorkerProc | None:
         w = self.workers.get(client)
@@ -179,7 +201,7 @@ class Run:
     # ------------------------------------------------------------------------------------------------ scenarios
 
     def measure(self, scenario: str, client: str, timeout: float, round_: int = 0, **cmd: Any) -> None:
-        if (client, scenario) in self.failed:
+        if (client, scenario) in self.failed or (client, scenario) in self.once:
             return
         w = self.worker(client)
         if w is None:
@@ -190,6 +212,8 @@ class Run:
             return
         res["round"] = round_
         self.samples.setdefault(scenario, {}).setdefault(client, []).append(res)
+        if res["wall_s"] * res["n"] > self.settings.slow_budget:
+            self.once.add((client, scenario))
 
     def rounds(self) -> None:
         s = self.settings
@@ -208,7 +232,7 @@ class Run:
                                      inflight=s.async_inflight)  # fmt: skip
                     else:
                         self.measure(scenario, client, s.timeout, r, op=op, n=s.stream_n)
-            print(f"  round {r + 1}/{s.rounds} done ({time.strftime('%H:%M:%S')})", file=sys.stderr, flush=True)
+            note(f"round {r + 1}/{s.rounds} done")
 
     def many_streams(self) -> None:
         s = self.settings
@@ -227,6 +251,18 @@ class Run:
     def close(self) -> None:
         for w in self.workers.values():
             w.close()
+
+
+_T0 = time.perf_counter()
+
+#: --quick measures the imports that targets are about (ours and the frameworks'); a full run measures them all.
+QUICK_IMPORTS = {"hf_endpoint", "hf_endpoint.TGIClient", "hf_endpoint.AsyncTGIClient", "langchain-core (framework)",
+                 "langchain_hf_endpoint", "llama-index-core (framework)", "llama_index_hf_endpoint"}  # fmt: skip
+
+
+def note(text: str) -> None:
+    """A progress line on stderr, with the seconds since the start."""
+    print(f"benchmark [{time.perf_counter() - _T0:5.1f} s]: {text}", file=sys.stderr, flush=True)
 
 
 def _na(error: str) -> str:
@@ -323,10 +359,11 @@ def evaluate(summary: dict[str, Any], imports: dict[str, Any], clients: list[str
                 entry = imports.get(cid, {})
                 if "ms" in entry:
                     if entry.get("baseline"):
-                        base = imports.get(entry["baseline"], {})
-                        if "ms" in base:
-                            value = entry["ms"] - base["ms"]
-                            note = f"{entry['ms']:.0f} ms - {base['ms']:.0f} ms"
+                        if "delta_ms" in entry:
+                            value = entry["delta_ms"]
+                            base = imports[entry["baseline"]]
+                            note = (f"{value:+.0f} ms (median of paired runs; {entry['ms']:.0f} ms vs "
+                                    f"{base['ms']:.0f} ms)")  # fmt: skip
                     else:
                         value = entry["ms"]
                         note = f"{value:.0f} ms"
@@ -408,18 +445,17 @@ def table(run: Run, summary: dict[str, Any], imports: dict[str, Any], targets: l
             row.append(_cell(st))
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
-    lines.append("Cold import (fresh interpreter, bytecode cached; median):")
+    lines.append("Cold import (fresh interpreter, bytecode cached; median and minimum of the runs):")
     lines.append("")
-    lines.append("| import | kind | time | RSS after | vs framework |")
-    lines.append("|---|---|---|---|---|")
+    lines.append("| import | kind | median | min | RSS after | vs framework (paired) |")
+    lines.append("|---|---|---|---|---|---|")
     for key, entry in imports.items():
         if "ms" not in entry:
-            lines.append(f"| `{key}` | {entry['kind']} | error: {entry.get('error', '')[:60]} | | |")
+            lines.append(f"| `{key}` | {entry['kind']} | error: {entry.get('error', '')[:60]} | | | |")
             continue
-        vs = ""
-        if entry.get("baseline") and "ms" in imports.get(entry["baseline"], {}):
-            vs = f"+{entry['ms'] - imports[entry['baseline']]['ms']:.0f} ms"
-        lines.append(f"| `{key}` | {entry['kind']} | {entry['ms']:.0f} ms | {entry['rss_mb']:.0f} MB | {vs} |")
+        vs = f"{entry['delta_ms']:+.0f} ms" if "delta_ms" in entry else ""
+        lines.append(f"| `{key}` | {entry['kind']} | {entry['ms']:.0f} ms | {entry['min_ms']:.0f} ms | "
+                     f"{entry['rss_mb']:.0f} MB | {vs} |")  # fmt: skip
     if summary["leak"]:
         lines.append("")
         lines.append("Memory over many requests (RSS after a warm-up, then after N more requests):")
@@ -502,6 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
     parser.add_argument("--clients", help="comma-separated client ids (default: all installed)", default="")
     parser.add_argument("--no-imports", action="store_true", help="skip the cold import measurements")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default: 3 with --quick, else 7)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     wanted = [c for c in args.clients.split(",") if c] or list(CLIENTS)
@@ -512,6 +549,8 @@ def main(argv: list[str] | None = None) -> int:
         if base not in wanted:
             wanted.insert(0, base)
     settings = Settings.make(args.quick, wanted)
+    if args.rounds:
+        settings.rounds = args.rounds
     run = Run(settings)
     with tempfile.TemporaryDirectory(prefix="hf-endpoint-bench-") as tmp:
         run.log_dir = tmp
@@ -520,25 +559,29 @@ def main(argv: list[str] | None = None) -> int:
 
         run.env_extra = {**_ENV, "PYTHONPYCACHEPREFIX": pycache}
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # workers and import probes use cached bytecode
-        print("benchmark: recording the scripted server's answers, starting the responder", file=sys.stderr)
+        note("recording the scripted server's answers, starting the responder")
         responder, run.small, run.big = start_servers(tmp)
         try:
-            imports: dict[str, Any] = {}
-            if not args.no_imports:
-                print("benchmark: cold imports", file=sys.stderr, flush=True)
-                imports = measure_imports(settings.import_reps, pycache, str(ROOT), _ENV)
-            print("benchmark: starting workers", file=sys.stderr, flush=True)
+            note("starting workers")
             for client in wanted:
                 if not _installed(client):
                     run.status[client] = f"n/a: {CLIENTS[client].package} not installed"
-                    continue
-                run.start_worker(client)
-            print("benchmark: rounds", file=sys.stderr, flush=True)
+            run.start_workers([c for c in wanted if c not in run.status])
+            imports: dict[str, Any] = {}
+            if not args.no_imports:
+                # The workers have compiled and cached every library's bytecode (same PYTHONPYCACHEPREFIX), so a
+                # quick run can skip the probes' own warm-up pass; idle workers wait on a pipe and use no CPU.
+                note("cold imports")
+                warm = not settings.quick or bool(args.clients)
+                only = QUICK_IMPORTS if settings.quick else None
+                imports = measure_imports(settings.import_reps, pycache, str(ROOT), _ENV, only=only, warm=warm)
+            note("rounds")
             run.rounds()
-            print("benchmark: 1000 concurrent streams", file=sys.stderr, flush=True)
+            note("1000 concurrent streams")
             run.many_streams()
-            print("benchmark: memory over many requests", file=sys.stderr, flush=True)
+            note("memory over many requests")
             run.leaks()
+            note("done; closing workers")
         finally:
             run.close()
             responder.terminate()
