@@ -539,6 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", help="comma-separated client ids (default: all installed)", default="")
     parser.add_argument("--no-imports", action="store_true", help="skip the cold import measurements")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default: 3 with --quick, else 7)")
+    parser.add_argument("--leak-requests", type=int, help="requests of the memory check (default: 1000 / 10,000)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     wanted = [c for c in args.clients.split(",") if c] or list(CLIENTS)
@@ -551,6 +552,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.make(args.quick, wanted)
     if args.rounds:
         settings.rounds = args.rounds
+    if args.leak_requests:
+        settings.leak_n = args.leak_requests
+        settings.leak_warm = min(settings.leak_warm, args.leak_requests)
     run = Run(settings)
     with tempfile.TemporaryDirectory(prefix="hf-endpoint-bench-") as tmp:
         run.log_dir = tmp
