@@ -39,7 +39,10 @@ def _endpoint(url: str | None) -> Iterator[str]:
         yield srv.url
 
 
-def _step(name: str, fn: Callable[[], Any], failures: list[str]) -> None:
+def _step(name: str, fn: Callable[[], Any], failures: list[str]) -> bool:
+    """Run one step; False when the endpoint cannot be reached at all (the next steps would only wait too)."""
+    from hf_endpoint import APIConnectionError
+
     print(f"\n== {name}")
     start = time.perf_counter()
     try:
@@ -47,8 +50,9 @@ def _step(name: str, fn: Callable[[], Any], failures: list[str]) -> None:
     except Exception as exc:  # a demo reports every failure and carries on with the next step
         failures.append(name)
         print(f"   FAILED: {type(exc).__name__}: {exc}")
-        return
+        return not isinstance(exc, APIConnectionError)
     print(f"   ({time.perf_counter() - start:.2f} s)")
+    return True
 
 
 def run_demo(url: str | None = None) -> int:
@@ -149,12 +153,18 @@ def run_demo(url: str | None = None) -> int:
                 print(f"   tool call: {call.tool_name}({call.tool_kwargs})")
             print(f"   answer: {str(answer).strip()!r}")
 
-        _step("completion(model='huggingface/<url>') with usage and logprobs", seed_style, failures)
-        _step("a streamed answer", streamed, failures)
-        _step("LangChain: prompt | ChatHFEndpoint | StrOutputParser", langchain_chain, failures)
-        _step("LangChain: a tool-calling agent (create_agent)", langchain_tools, failures)
-        _step("LlamaIndex: a query engine over a few documents", llama_index_query, failures)
-        _step("LlamaIndex: a FunctionAgent with a tool", llama_index_agent, failures)
+        steps = [
+            ("completion(model='huggingface/<url>') with usage and logprobs", seed_style),
+            ("a streamed answer", streamed),
+            ("LangChain: prompt | ChatHFEndpoint | StrOutputParser", langchain_chain),
+            ("LangChain: a tool-calling agent (create_agent)", langchain_tools),
+            ("LlamaIndex: a query engine over a few documents", llama_index_query),
+            ("LlamaIndex: a FunctionAgent with a tool", llama_index_agent),
+        ]
+        for name, fn in steps:
+            if not _step(name, fn, failures):
+                print(f"   cannot reach {base}: stopping here")
+                break
         client.close()
     if failures:
         print(f"\n{len(failures)} step(s) failed: {', '.join(failures)}", file=sys.stderr)

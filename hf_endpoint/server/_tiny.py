@@ -99,7 +99,9 @@ class TinyBackend:
             "typical_p": params.typical_p,
             "repeat_penalty": params.repetition_penalty,
             "frequency_penalty": params.frequency_penalty,
-            "cache_prompt": True,
+            # Reusing a cached prompt prefix changes how the prompt is batched and so, slightly, the logits: greedy
+            # answers then depend on what ran before. Determinism matters more here than the saved prefill.
+            "cache_prompt": False,
         }
         if params.seed is not None:
             body["seed"] = params.seed % 0xFFFFFFFF
