@@ -1,7 +1,9 @@
 """The clients the benchmark measures: raw HTTP baselines, ours (transport and adapters), and the peers.
 
 Each client makes the same call: one user message ("Say hello."), answered with 20 tokens on the small server or
-2000 on the big one. A client has a sync side (``call``, ``stream``) and/or an async side (``acall``, ``astream``);
+2000 on the big one. On TGI's native route every client asks for ``details`` (token counts and finish reason: our
+chat-on-/generate needs them, text-generation always asks), so all get the same answer as the raw baseline, except
+langchain-huggingface's ``HuggingFaceEndpoint``, which does not ask and so parses less. A client has a sync side (``call``, ``stream``) and/or an async side (``acall``, ``astream``);
 ``route`` says which raw baseline it is compared with: ``chat`` (``/v1/chat/completions``) or ``generate``
 (TGI's native ``/generate``). Each runs in its own worker process, which imports only that client's library.
 """
@@ -27,7 +29,8 @@ def _chat_body(max_tokens: int, stream: bool = False) -> bytes:
 
 
 def _gen_body(max_tokens: int) -> bytes:
-    return json.dumps({"inputs": PROMPT_TEXT, "parameters": {"max_new_tokens": max_tokens}}).encode()
+    # details=True: our native chat route asks for them (finish reason, token counts), text-generation always does
+    return json.dumps({"inputs": PROMPT_TEXT, "parameters": {"max_new_tokens": max_tokens, "details": True}}).encode()
 
 
 class Client:
@@ -241,17 +244,19 @@ class OursGenerate(Ours):
     options = {"route": "generate"}
 
     def call(self) -> Any:
-        return self.sync[False].generate(PROMPT_TEXT, max_new_tokens=SMALL)
+        return self.sync[False].generate(PROMPT_TEXT, max_new_tokens=SMALL, details=True)
 
     def stream(self, big: bool = True) -> int:
-        return sum(1 for _ in self.sync[big].generate_stream(PROMPT_TEXT, max_new_tokens=BIG if big else SMALL))
+        n = BIG if big else SMALL
+        return sum(1 for _ in self.sync[big].generate_stream(PROMPT_TEXT, max_new_tokens=n, details=True))
 
     async def acall(self) -> Any:
-        return await self.asyncs[False].generate(PROMPT_TEXT, max_new_tokens=SMALL)
+        return await self.asyncs[False].generate(PROMPT_TEXT, max_new_tokens=SMALL, details=True)
 
     async def astream(self, big: bool = True) -> int:
         n = 0
-        async for _ in self.asyncs[big].generate_stream(PROMPT_TEXT, max_new_tokens=BIG if big else SMALL):
+        tokens = BIG if big else SMALL
+        async for _ in self.asyncs[big].generate_stream(PROMPT_TEXT, max_new_tokens=tokens, details=True):
             n += 1
         return n
 
@@ -494,19 +499,20 @@ class HubGenerate(Client):
         self.asyncs = {False: AsyncInferenceClient(model=small), True: AsyncInferenceClient(model=big)}
 
     def call(self) -> Any:
-        return self.sync[False].text_generation(PROMPT_TEXT, max_new_tokens=SMALL)
+        return self.sync[False].text_generation(PROMPT_TEXT, max_new_tokens=SMALL, details=True)
 
     def stream(self, big: bool = True) -> int:
         n = BIG if big else SMALL
-        return sum(1 for _ in self.sync[big].text_generation(PROMPT_TEXT, max_new_tokens=n, stream=True))
+        return sum(1 for _ in self.sync[big].text_generation(PROMPT_TEXT, max_new_tokens=n, stream=True, details=True))
 
     async def acall(self) -> Any:
-        return await self.asyncs[False].text_generation(PROMPT_TEXT, max_new_tokens=SMALL)
+        return await self.asyncs[False].text_generation(PROMPT_TEXT, max_new_tokens=SMALL, details=True)
 
     async def astream(self, big: bool = True) -> int:
         n = 0
         tokens = BIG if big else SMALL
-        async for _ in await self.asyncs[big].text_generation(PROMPT_TEXT, max_new_tokens=tokens, stream=True):
+        stream = await self.asyncs[big].text_generation(PROMPT_TEXT, max_new_tokens=tokens, stream=True, details=True)
+        async for _ in stream:
             n += 1
         return n
 
