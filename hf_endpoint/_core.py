@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Literal, Protocol, TypeVar
 from urllib.parse import urlsplit
 
+from pydantic import ValidationError
+
 from . import __about__
 from ._auth import Secret, resolve_token
 from ._chat_route import ChatStreamConverter, build_chat_body, parse_chat_completion
@@ -300,13 +302,15 @@ class ClientCore:
         path = "/generate_stream" if stream else "/generate"
 
         def parse(resp: Response) -> GenerateResponse:
-            doc = parse_json(resp.body, path, resp.url)
-            if isinstance(doc, list) and doc:  # POST / answers a one-element list
-                doc = doc[0]
-            try:
-                out = GenerateResponse.model_validate(doc)
-            except Exception as exc:
-                raise ResponseError(f"unexpected {path} answer: {str(doc)[:200]}", url=resp.url) from exc
+            out = _validate_object(resp.body)
+            if out is None:
+                doc = parse_json(resp.body, path, resp.url)
+                if isinstance(doc, list) and doc:  # POST / answers a one-element list
+                    doc = doc[0]
+                try:
+                    out = GenerateResponse.model_validate(doc)
+                except Exception as exc:
+                    raise ResponseError(f"unexpected {path} answer: {str(doc)[:200]}", url=resp.url) from exc
             prompt_tokens = resp.headers.get("x-prompt-tokens")
             out.prompt_tokens = int(prompt_tokens) if prompt_tokens and prompt_tokens.isdigit() else None
             out.request_id = resp.request_id
@@ -452,10 +456,12 @@ class ClientCore:
         body = {"inputs": native.prompt, "parameters": native.parameters}
 
         def parse(resp: Response) -> ChatCompletion:
-            doc = parse_json(resp.body, path, resp.url)
-            if isinstance(doc, list) and doc:
-                doc = doc[0]
-            out = GenerateResponse.model_validate(doc)
+            out = _validate_object(resp.body)
+            if out is None:
+                doc = parse_json(resp.body, path, resp.url)
+                if isinstance(doc, list) and doc:
+                    doc = doc[0]
+                out = GenerateResponse.model_validate(doc)
             tokens = resp.headers.get("x-prompt-tokens")
             out.prompt_tokens = int(tokens) if tokens and tokens.isdigit() else None
             out.request_id = resp.request_id
@@ -509,6 +515,19 @@ class _GenerateStream:
                 url=self.url, request_id=self.request_id,
             )  # fmt: skip
         return []
+
+
+def _validate_object(body: bytes) -> GenerateResponse | None:
+    """A ``/generate`` answer that is a JSON object, validated straight from the bytes (the common case, and the
+    same result as ``json.loads`` then ``model_validate``); None for anything else, which takes the general path
+    (a one-element list from ``POST /``, bad JSON, a wrong shape) with its own errors."""
+    if body[:1] != b"{":
+        return None
+    try:
+        out: GenerateResponse = GenerateResponse.__pydantic_validator__.validate_json(body)
+    except ValidationError:
+        return None
+    return out
 
 
 def check_response(resp: Response) -> None:
