@@ -256,8 +256,8 @@ class Run:
 _T0 = time.perf_counter()
 
 #: --quick measures the imports that targets are about (ours and the frameworks'); a full run measures them all.
-QUICK_IMPORTS = {"hf_endpoint", "hf_endpoint.TGIClient", "hf_endpoint.AsyncTGIClient", "langchain-core (framework)",
-                 "langchain_hf_endpoint", "llama-index-core (framework)", "llama_index_hf_endpoint"}  # fmt: skip
+QUICK_IMPORTS = {"hf_endpoint", "hf_endpoint.TGIClient", "hf_endpoint.AsyncTGIClient", "langchain-core BaseChatModel",
+                 "langchain_hf_endpoint", "llama-index-core FunctionCallingLLM", "llama_index_hf_endpoint"}  # fmt: skip
 
 
 def note(text: str) -> None:
