@@ -48,15 +48,18 @@ class Settings:
     clients: list[str]
     streams_clients: list[str]
     slow_budget: float  # quick mode: a (client, scenario) whose first sample took longer than this runs once only
+    seq_parts: int = 4  # a round's sequential requests go in this many interleaved batches
+    async_parts: int = 2  # batches of "200 requests at 50 in flight" per round
 
     @classmethod
     def make(cls, quick: bool, clients: list[str]) -> Settings:
         if quick:
             return cls(quick, rounds=3, seq_n=30, stream_n=1, async_total=200, async_inflight=50, streams_count=1000,
                        streams_rounds=1, leak_n=1000, leak_warm=200, import_reps=1, timeout=8.0, clients=clients,
-                       streams_clients=["raw", "ours-chat", "ours-native"], slow_budget=0.3)  # fmt: skip
+                       streams_clients=["raw", "ours-chat", "ours-native"], slow_budget=0.3, seq_parts=2,
+                       async_parts=1)  # fmt: skip
         async_ids = [c for c in clients if CLIENTS[c].has_async]
-        return cls(quick, rounds=7, seq_n=200, stream_n=1, async_total=200, async_inflight=50, streams_count=1000,
+        return cls(quick, rounds=9, seq_n=200, stream_n=1, async_total=200, async_inflight=50, streams_count=1000,
                    streams_rounds=3, leak_n=10_000, leak_warm=1000, import_reps=7, timeout=60.0, clients=clients,
                    streams_clients=async_ids, slow_budget=float("inf"))  # fmt: skip
 
@@ -200,38 +203,54 @@ class Run:
 
     # ------------------------------------------------------------------------------------------------ scenarios
 
-    def measure(self, scenario: str, client: str, timeout: float, round_: int = 0, **cmd: Any) -> None:
+    def measure(self, scenario: str, client: str, timeout: float, round_: int = 0, store: bool = True,
+                **cmd: Any) -> dict[str, Any] | None:  # fmt: skip
         if (client, scenario) in self.failed or (client, scenario) in self.once:
-            return
+            return None
         w = self.worker(client)
         if w is None:
-            return
+            return None
         res = w.request(timeout, **cmd)
         if not res.get("ok"):
             self.failed[(client, scenario)] = _na(res.get("error", "failed"))
-            return
+            return None
         res["round"] = round_
-        self.samples.setdefault(scenario, {}).setdefault(client, []).append(res)
-        if res["wall_s"] * res["n"] > self.settings.slow_budget:
-            self.once.add((client, scenario))
+        if store:
+            self.samples.setdefault(scenario, {}).setdefault(client, []).append(res)
+        return res
 
     def rounds(self) -> None:
+        """Interleaved rounds. Within a round each scenario runs as ``parts`` short batches per client, taken in
+        turn (client A, B, C, A, B, C, ...), so that a burst of load from elsewhere on the machine falls on every
+        client alike; a round's sample is the sum of its batches."""
         s = self.settings
         order = [c for c in s.clients if self.status.get(c) == "ok"]
         for r in range(s.rounds):
             rotated = order[r % len(order) :] + order[: r % len(order)] if order else []
             for scenario, side, op, _title in SCENARIOS:
-                for client in rotated:
-                    cls = CLIENTS[client]
-                    if (side == "sync" and not cls.has_sync) or (side == "async" and not cls.has_async):
-                        continue
-                    if op == "seq":
-                        self.measure(scenario, client, s.timeout, r, op=op, n=s.seq_n)
-                    elif op == "concurrent":
-                        self.measure(scenario, client, s.timeout, r, op=op, total=s.async_total,
-                                     inflight=s.async_inflight)  # fmt: skip
-                    else:
-                        self.measure(scenario, client, s.timeout, r, op=op, n=s.stream_n)
+                clients = [c for c in rotated if (CLIENTS[c].has_sync if side == "sync" else CLIENTS[c].has_async)]
+                if op == "seq":
+                    parts, cmd = s.seq_parts, {"op": op, "n": max(s.seq_n // s.seq_parts, 1)}
+                elif op == "concurrent":
+                    parts, cmd = s.async_parts, {"op": op, "total": s.async_total, "inflight": s.async_inflight}
+                else:
+                    parts, cmd = 1, {"op": op, "n": s.stream_n}
+                totals: dict[str, dict[str, Any]] = {}
+                for _ in range(parts):
+                    for client in clients:
+                        res = self.measure(scenario, client, s.timeout, r, store=False, **cmd)
+                        if res is None:
+                            continue
+                        t = totals.setdefault(client, {**res, "cpu_s": 0.0, "wall_s": 0.0, "n": 0})
+                        t["cpu_s"] += res["cpu_s"] * res["n"]
+                        t["wall_s"] += res["wall_s"] * res["n"]
+                        t["n"] += res["n"]
+                for client, t in totals.items():
+                    t["cpu_s"] /= t["n"]
+                    t["wall_s"] /= t["n"]
+                    self.samples.setdefault(scenario, {}).setdefault(client, []).append(t)
+                    if t["wall_s"] * t["n"] > s.slow_budget:
+                        self.once.add((client, scenario))
             note(f"round {r + 1}/{s.rounds} done")
 
     def many_streams(self) -> None:
