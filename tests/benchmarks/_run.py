@@ -22,6 +22,11 @@ from ._imports import measure_imports
 
 ROOT = Path(__file__).resolve().parents[2]
 
+#: Clients that share a worker process with another client of the same library (fewer imports at start-up; each
+#: client is still measured alone). The others each have their own process.
+GROUPS = {"raw-generate": "raw", "hub-generate": "hub-chat", "langchain-huggingface-llm": "langchain-huggingface",
+          "litellm-url": "litellm"}  # fmt: skip
+
 #: (scenario id, side, worker op, column title)
 SCENARIOS = [
     ("seq", "sync", "seq", "sequential, 20 tokens: CPU/request"),
@@ -55,7 +60,7 @@ class Settings:
     def make(cls, quick: bool, clients: list[str]) -> Settings:
         if quick:
             return cls(quick, rounds=3, seq_n=30, stream_n=1, async_total=200, async_inflight=50, streams_count=1000,
-                       streams_rounds=1, leak_n=1000, leak_warm=200, import_reps=1, timeout=8.0, clients=clients,
+                       streams_rounds=1, leak_n=500, leak_warm=100, import_reps=1, timeout=8.0, clients=clients,
                        streams_clients=["raw", "ours-chat", "ours-native"], slow_budget=0.3, seq_parts=2,
                        async_parts=1)  # fmt: skip
         async_ids = [c for c in clients if CLIENTS[c].has_async]
@@ -150,56 +155,66 @@ class Run:
     # ------------------------------------------------------------------------------------------------ workers
 
     def start_workers(self, clients: list[str]) -> None:
-        """Start every worker at once (their imports overlap), then set each up and warm it up in turn."""
-        spawned = [(c, self.spawn(c)) for c in clients]
-        for client, worker in spawned:
+        """Start every worker at once (their imports overlap), then set each client up and warm it up in turn."""
+        groups: dict[str, list[str]] = {}
+        for client in clients:
+            groups.setdefault(GROUPS.get(client, client), []).append(client)
+        spawned = [(group, members, self.spawn(group)) for group, members in groups.items()]
+        for _group, members, worker in spawned:
             assert worker.proc.stdin is not None
-            worker.proc.stdin.write(json.dumps({"op": "setup", "client": client, "small": self.small,
-                                                "big": self.big}) + "\n")  # fmt: skip
+            for client in members:
+                worker.proc.stdin.write(json.dumps({"op": "setup", "client": client, "small": self.small,
+                                                    "big": self.big}) + "\n")  # fmt: skip
             worker.proc.stdin.flush()
-        for client, worker in spawned:
-            self._finish_setup(client, worker, worker.read(120))
+        for group, members, worker in spawned:
+            for client in members:
+                self._finish_setup(client, worker, worker.read(120))
+            if not any(self.status.get(c) == "ok" for c in members):
+                worker.kill()
+                worker.close()
+            else:
+                self.workers[group] = worker
 
-    def start_worker(self, client: str) -> WorkerProc | None:
-        worker = self.spawn(client)
-        res = worker.request(120, op="setup", client=client, small=self.small, big=self.big)
-        return self._finish_setup(client, worker, res)
-
-    def _finish_setup(self, client: str, worker: WorkerProc, res: dict[str, Any]) -> WorkerProc | None:
+    def _finish_setup(self, client: str, worker: WorkerProc, res: dict[str, Any]) -> None:
         if res.get("ok"):
-            res = worker.request(max(self.settings.timeout, 30), op="warmup")
-        if not res.get("ok"):
-            self.status[client] = _na(res.get("error", "failed"))
-            worker.kill()
-            worker.close()
-            return None
-        self.status[client] = "ok"
-        self.workers[client] = worker
-        return worker
+            res = worker.request(max(self.settings.timeout, 30), op="warmup", client=client)
+        self.status[client] = "ok" if res.get("ok") else _na(res.get("error", "failed"))
 
-    def spawn(self, client: str) -> WorkerProc:
+    def spawn(self, group: str) -> WorkerProc:
         reader, writer = os.pipe()
         env = dict(os.environ)
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         env.update(self.env_extra)
-        log = open(Path(self.log_dir) / f"{client}.log", "a+", encoding="utf-8")  # noqa: SIM115
+        log = open(Path(self.log_dir) / f"{group}.log", "a+", encoding="utf-8")  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, "-m", "tests.benchmarks._worker", str(writer)], stdin=subprocess.PIPE, stdout=log,
             stderr=log, text=True, cwd=ROOT, env=env, pass_fds=(writer,),
         )  # fmt: skip
         os.close(writer)
-        return WorkerProc(client, proc, reader, log)
+        return WorkerProc(group, proc, reader, log)
 
     def worker(self, client: str) -> WorkerProc | None:
-        w = self.workers.get(client)
+        """The live worker of ``client``'s group; a worker killed after a timeout is started again."""
+        group = GROUPS.get(client, client)
+        w = self.workers.get(group)
         if w is not None and not w.dead:
             return w
         if w is not None:
             w.close()
-            del self.workers[client]
-        if self.status.get(client, "ok") != "ok":
+            del self.workers[group]
+        members = [c for c in self.settings.clients if GROUPS.get(c, c) == group and self.status.get(c) == "ok"]
+        if client not in members:
             return None
-        return self.start_worker(client)
+        worker = self.spawn(group)
+        for member in members:
+            res = worker.request(120, op="setup", client=member, small=self.small, big=self.big)
+            self._finish_setup(member, worker, res)
+        if self.status.get(client) != "ok":
+            worker.kill()
+            worker.close()
+            return None
+        self.workers[group] = worker
+        return worker
 
     # ------------------------------------------------------------------------------------------------ scenarios
 
@@ -210,7 +225,7 @@ class Run:
         w = self.worker(client)
         if w is None:
             return None
-        res = w.request(timeout, **cmd)
+        res = w.request(timeout, client=client, **cmd)
         if not res.get("ok"):
             self.failed[(client, scenario)] = _na(res.get("error", "failed"))
             return None
@@ -268,6 +283,21 @@ class Run:
                              warm=s.leak_warm)  # fmt: skip
 
     def close(self) -> None:
+        """Every worker closes its sessions and quits at once; those still alive after 10 s are killed."""
+        live = [w for w in self.workers.values() if w.proc.poll() is None and not w.dead]
+        for w in live:
+            try:
+                assert w.proc.stdin is not None
+                w.proc.stdin.write(json.dumps({"op": "close"}) + "\n" + json.dumps({"op": "quit"}) + "\n")
+                w.proc.stdin.flush()
+            except OSError:
+                w.kill()
+        deadline = time.monotonic() + 10
+        for w in live:
+            try:
+                w.proc.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                w.kill()
         for w in self.workers.values():
             w.close()
 
@@ -275,8 +305,8 @@ class Run:
 _T0 = time.perf_counter()
 
 #: --quick measures the imports that targets are about (ours and the frameworks'); a full run measures them all.
-QUICK_IMPORTS = {"hf_endpoint", "hf_endpoint.TGIClient", "hf_endpoint.AsyncTGIClient", "langchain-core BaseChatModel",
-                 "langchain_hf_endpoint", "llama-index-core FunctionCallingLLM", "llama_index_hf_endpoint"}  # fmt: skip
+QUICK_IMPORTS = {"hf_endpoint", "langchain-core BaseChatModel", "langchain_hf_endpoint", "llama-index-core FunctionCallingLLM",
+                 "llama_index_hf_endpoint"}  # fmt: skip
 
 
 def note(text: str) -> None:

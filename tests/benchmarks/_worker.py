@@ -82,7 +82,8 @@ class Worker:
         self.asyncio = asyncio
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
-        self.client: Any = None
+        self.client: Any = None  # the client the current command is for
+        self.clients: dict[str, Any] = {}
 
     # --------------------------------------------------------------------------------------------------- commands
 
@@ -92,7 +93,7 @@ class Worker:
 
         obj = CLIENTS[client]()
         obj.setup(small, big)
-        self.client = obj
+        self.client = self.clients[client] = obj
         return {"setup_s": time.perf_counter() - wall, "setup_cpu_s": time.process_time() - cpu, "rss_mb": rss_mb()}
 
     def warmup(self) -> dict[str, Any]:
@@ -169,8 +170,8 @@ class Worker:
         return out
 
     def close(self) -> dict[str, Any]:
-        if self.client is not None:
-            self.loop.run_until_complete(self.client.aclose())
+        for client in self.clients.values():
+            self.loop.run_until_complete(client.aclose())
         return {}
 
     # --------------------------------------------------------------------------------------------------- helpers
@@ -206,6 +207,8 @@ def main() -> None:
         op = cmd.pop("op")
         if op == "quit":
             break
+        if op != "setup" and "client" in cmd:
+            worker.client = worker.clients.get(cmd.pop("client"))
         try:
             result: dict[str, Any] = {"ok": True, **getattr(worker, op)(**cmd)}
         except BaseException as exc:  # reported to the orchestrator, which records it
