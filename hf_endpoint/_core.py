@@ -302,19 +302,7 @@ class ClientCore:
         path = "/generate_stream" if stream else "/generate"
 
         def parse(resp: Response) -> GenerateResponse:
-            out = _validate_object(resp.body)
-            if out is None:
-                doc = parse_json(resp.body, path, resp.url)
-                if isinstance(doc, list) and doc:  # POST / answers a one-element list
-                    doc = doc[0]
-                try:
-                    out = GenerateResponse.model_validate(doc)
-                except Exception as exc:
-                    raise ResponseError(f"unexpected {path} answer: {str(doc)[:200]}", url=resp.url) from exc
-            prompt_tokens = resp.headers.get("x-prompt-tokens")
-            out.prompt_tokens = int(prompt_tokens) if prompt_tokens and prompt_tokens.isdigit() else None
-            out.request_id = resp.request_id
-            return out
+            return parse_generate_response(resp, path)
 
         def converter(request_id: str | None, url: str) -> StreamConverter[StreamResponse]:
             return _GenerateStream(request_id, url)
@@ -456,16 +444,7 @@ class ClientCore:
         body = {"inputs": native.prompt, "parameters": native.parameters}
 
         def parse(resp: Response) -> ChatCompletion:
-            out = _validate_object(resp.body)
-            if out is None:
-                doc = parse_json(resp.body, path, resp.url)
-                if isinstance(doc, list) and doc:
-                    doc = doc[0]
-                out = GenerateResponse.model_validate(doc)
-            tokens = resp.headers.get("x-prompt-tokens")
-            out.prompt_tokens = int(tokens) if tokens and tokens.isdigit() else None
-            out.request_id = resp.request_id
-            return native_chat_completion(out, native)
+            return native_chat_completion(parse_generate_response(resp, path), native)
 
         def converter(request_id: str | None, url: str) -> StreamConverter[ChatCompletionChunk]:
             return NativeChatStreamConverter(native, request_id=request_id, url=url)
@@ -515,6 +494,24 @@ class _GenerateStream:
                 url=self.url, request_id=self.request_id,
             )  # fmt: skip
         return []
+
+
+def parse_generate_response(resp: Response, path: str) -> GenerateResponse:
+    """A ``/generate`` answer (or ``POST /``'s one-element list) with the server's prompt-token count and request id;
+    a shape we cannot use raises :class:`ResponseError`."""
+    out = _validate_object(resp.body)
+    if out is None:
+        doc = parse_json(resp.body, path, resp.url)
+        if isinstance(doc, list) and doc:  # POST / answers a one-element list
+            doc = doc[0]
+        try:
+            out = GenerateResponse.model_validate(doc)
+        except ValidationError as exc:
+            raise ResponseError(f"unexpected {path} answer: {str(doc)[:200]}", url=resp.url) from exc
+    prompt_tokens = resp.headers.get("x-prompt-tokens")
+    out.prompt_tokens = int(prompt_tokens) if prompt_tokens and prompt_tokens.isdigit() else None
+    out.request_id = resp.request_id
+    return out
 
 
 def _validate_object(body: bytes) -> GenerateResponse | None:

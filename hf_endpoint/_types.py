@@ -43,6 +43,11 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
+def _none_as_empty_list(v: Any) -> Any:
+    # The recordings (pydantic dumps) write null where TGI leaves a list empty or out.
+    return [] if v is None else v
+
+
 # --------------------------------------------------------------------------------------------- native route
 
 
@@ -64,10 +69,7 @@ class BestOfSequence(_Model):
     tokens: list[Token] = Field(default_factory=list)
     top_tokens: list[list[Token]] | None = None
 
-    @field_validator("prefill", "tokens", mode="before")
-    @classmethod
-    def _none_is_empty(cls, v: Any) -> Any:
-        return [] if v is None else v
+    _none_is_empty = field_validator("prefill", "tokens", mode="before")(_none_as_empty_list)
 
 
 class Details(_Model):
@@ -81,10 +83,7 @@ class Details(_Model):
     top_tokens: list[list[Token]] | None = None
     best_of_sequences: list[BestOfSequence] | None = None
 
-    @field_validator("prefill", "tokens", mode="before")
-    @classmethod
-    def _none_is_empty(cls, v: Any) -> Any:
-        return [] if v is None else v
+    _none_is_empty = field_validator("prefill", "tokens", mode="before")(_none_as_empty_list)
 
 
 class GenerateResponse(_Model):
@@ -170,10 +169,7 @@ class TokenLogprob(_Model):
     top_logprobs: list[TopLogprob] = Field(default_factory=list)
     id: int | None = None
 
-    @field_validator("top_logprobs", mode="before")
-    @classmethod
-    def _none_is_empty(cls, v: Any) -> Any:
-        return [] if v is None else v
+    _none_is_empty = field_validator("top_logprobs", mode="before")(_none_as_empty_list)
 
 
 class ChoiceLogprobs(_Model):
