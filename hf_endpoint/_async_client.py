@@ -16,6 +16,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -60,6 +61,10 @@ class AsyncTGIClient(ClientBase):
         # One session per running event loop: aiohttp sessions belong to the loop that created them, and one
         # client may be used from several loops (threads each running asyncio.run, notebooks, sync-over-async).
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+        # The environment's proxy for this URL (read once by ClientCore; aiohttp's trust_env would re-read it on
+        # every request).
+        proxies = self._core.proxies
+        self._proxy = proxies.get(urlsplit(self._core.base_url).scheme) or proxies.get("all")
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self._core.connect_timeout, sock_read=self._core.timeout
         )
@@ -85,7 +90,7 @@ class AsyncTGIClient(ClientBase):
         if session is not None and not session.closed:
             return session
         self._drop_sessions(keep=loop)
-        verify = self._core.verify
+        verify = self._core.verify  # a CA bundle from REQUESTS_CA_BUNDLE too (ClientCore)
         ssl_arg: ssl.SSLContext | bool = (
             ssl.create_default_context(cafile=verify) if isinstance(verify, str) else bool(verify)
         )
@@ -132,7 +137,8 @@ class AsyncTGIClient(ClientBase):
     async def health(self) -> bool:
         """True when ``GET /health`` answers 200 (no retries)."""
         try:
-            async with self._get_session().get(self._core.url("/health"), headers=self._core.headers) as r:
+            async with self._get_session().get(self._core.url("/health"), headers=self._core.headers,
+                                              proxy=self._proxy) as r:
                 await r.read()
                 return r.status == 200
         except (aiohttp.ClientError, asyncio.TimeoutError):
@@ -250,7 +256,8 @@ class AsyncTGIClient(ClientBase):
             while True:
                 retry_after = None
                 try:
-                    r = await self._get_session().request(request.method, url, data=body, headers=headers)
+                    r = await self._get_session().request(request.method, url, data=body, headers=headers,
+                                                          proxy=self._proxy)
                 except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                     err = _transport_error(exc, url, reading=False)
                     if err.error_type == "tls":

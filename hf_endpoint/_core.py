@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import platform
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -149,6 +150,23 @@ def normalize_base_url(base_url: str) -> str:
     return url
 
 
+def env_verify(verify: bool | str) -> bool | str:
+    """TLS verification as requests does it: ``verify=True`` takes a CA bundle from ``REQUESTS_CA_BUNDLE`` or
+    ``CURL_CA_BUNDLE`` when one is set (corporate proxies that re-sign TLS); read once, for both clients."""
+    if verify is True:
+        return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return verify
+
+
+def env_proxies(base_url: str) -> dict[str, str]:
+    """The proxies the environment sets for ``base_url`` (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, lower
+    case too; none when ``NO_PROXY`` covers the host), by requests' rules, read once for both clients."""
+    from requests.utils import get_environ_proxies
+
+    proxies: dict[str, str] = get_environ_proxies(base_url)
+    return proxies
+
+
 class ClientCore:
     """Configuration and planning shared by :class:`TGIClient` and :class:`AsyncTGIClient`."""
 
@@ -187,7 +205,8 @@ class ClientCore:
         self.model = model
         self.template = load_chat_template(chat_template, tokenizer_config)
         self.clamp_max_tokens = clamp_max_tokens
-        self.verify = verify
+        self.verify = env_verify(verify)
+        self.proxies = env_proxies(self.base_url)
         self.info_cache: Info | None = None
         self.info_known = False  # True once /info was asked (even if the server has none)
         self.served_model: str | None = None

@@ -12,9 +12,9 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from ._chat_route import finish_message, new_id, tool_call
 from ._errors import IncompleteStreamError, InvalidRequestError, ResponseError
@@ -37,28 +37,10 @@ from ._types import (
     TokenLogprob,
     TopLogprob,
     Usage,
+    trusted,
 )
 
 __all__ = ["NativeChatPlan", "NativeChatStreamConverter", "build_native_chat", "native_chat_completion"]
-
-M = TypeVar("M", bound=BaseModel)
-_set = object.__setattr__
-
-
-def _trusted(cls: type[M], **values: Any) -> M:
-    """``cls.model_construct(**values)`` for values that give every field (checked: a missing one is a KeyError).
-
-    The same instance (``__dict__`` in field order, every field in ``model_fields_set``, no extra or private
-    values; our models have no aliases and no post-init) without ``model_construct``'s per-field alias and default
-    lookups, which cost more than the rest of a streamed token's conversion.
-    """
-    m = cls.__new__(cls)
-    _set(m, "__dict__", {name: values[name] for name in cls.__pydantic_fields__})
-    _set(m, "__pydantic_fields_set__", set(values))
-    _set(m, "__pydantic_extra__", None)
-    _set(m, "__pydantic_private__", None)
-    return m
-
 
 NO_TOOL = "no_tool"
 
@@ -270,13 +252,14 @@ class NativeChatStreamConverter:
 
     def _chunk(self, delta: ChoiceDelta, finish: str | None = None, logprobs: ChoiceLogprobs | None = None,
                usage: Usage | None = None) -> ChatCompletionChunk:  # fmt: skip
+        # Field order as declared (trusted() takes the dict as the instance's __dict__).
         choices = [] if usage is not None else [
-            _trusted(ChunkChoice, index=0, delta=delta, finish_reason=finish, logprobs=logprobs)
+            trusted(ChunkChoice, {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": logprobs})
         ]  # fmt: skip
-        return _trusted(
-            ChatCompletionChunk, id=self.id, object="chat.completion.chunk", created=self.created,
-            model=self.plan.model, system_fingerprint=None, choices=choices, usage=usage,
-        )  # fmt: skip
+        return trusted(ChatCompletionChunk, {
+            "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.plan.model,
+            "system_fingerprint": None, "choices": choices, "usage": usage,
+        })  # fmt: skip
 
     def feed(self, data: bytes) -> list[ChatCompletionChunk]:
         if self.done:
@@ -291,8 +274,8 @@ class NativeChatStreamConverter:
             if self.plan.want_logprobs and not token.special:
                 lp = ChoiceLogprobs.model_construct(content=[_logprob(token, event.top_tokens)])
             if piece or lp is not None:
-                out.append(self._chunk(_trusted(ChoiceDelta, role="assistant", content=piece, tool_calls=None),
-                                       logprobs=lp))  # fmt: skip
+                delta = trusted(ChoiceDelta, {"role": "assistant", "content": piece, "tool_calls": None})
+                out.append(self._chunk(delta, logprobs=lp))
         if event.generated_text is None:
             return out
         self.done = True

@@ -1,20 +1,22 @@
 """The transport's hot-path shortcuts, made for the benchmarks, behave exactly as the plain code they replace.
 
 Each shortcut is checked against a reference written the plain way: ``SSEDecoder.feed`` against ``split_lines`` +
-``decode`` line by line, ``StopTrimmer`` against the original suffix search, ``assign`` and ``_trusted`` against
+``decode`` line by line, ``StopTrimmer`` against the original suffix search, ``assign`` and ``trusted`` against
 pydantic's ``__setattr__`` and ``model_construct``.
 """
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hf_endpoint._chat_route import assign
-from hf_endpoint._native_chat import _trusted
+from hf_endpoint._native_chat import NativeChatPlan, NativeChatStreamConverter
 from hf_endpoint._protocol import StopTrimmer
 from hf_endpoint._sse import SSEDecoder, split_lines
-from hf_endpoint._types import ChatCompletion, ChatCompletionChunk, ChoiceDelta, ChunkChoice
+from hf_endpoint._types import ChatCompletion, ChatCompletionChunk, ChoiceDelta, ChunkChoice, trusted
 
 
 def _reference_events(chunks: list[bytes]) -> list[bytes]:
@@ -111,16 +113,60 @@ def test_assign_is_pydantic_setattr() -> None:
     assert a.model_dump(exclude_unset=True) == b.model_dump(exclude_unset=True)
 
 
+def _same_as_constructed(m: object) -> None:
+    """``m`` (and every model inside it) is what ``model_construct`` of the same values gives: same fields in the
+    same order, same fields set, same extra/private, same JSON."""
+    from pydantic import BaseModel
+
+    assert isinstance(m, BaseModel)
+    cls = type(m)
+    ref = cls.model_construct(**{k: v for k, v in m.__dict__.items() if k in m.model_fields_set})
+    assert list(m.__dict__) == list(cls.model_fields) == list(ref.__dict__)
+    assert m.__dict__ == ref.__dict__ and m.model_fields_set == ref.model_fields_set
+    assert m.__pydantic_extra__ == ref.__pydantic_extra__ and m.__pydantic_private__ == ref.__pydantic_private__
+    assert m.model_dump_json() == ref.model_dump_json()
+    for value in m.__dict__.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, BaseModel):
+                _same_as_constructed(item)
+
+
 def test_trusted_is_model_construct() -> None:
-    delta = dict(role="assistant", content="x", tool_calls=None)
-    assert _trusted(ChoiceDelta, **delta).__dict__ == ChoiceDelta.model_construct(**delta).__dict__
-    d = ChoiceDelta.model_construct(**delta)
-    choice = dict(index=0, delta=d, finish_reason=None, logprobs=None)
-    a, b = _trusted(ChunkChoice, **choice), ChunkChoice.model_construct(**choice)
-    assert list(a.__dict__.items()) == list(b.__dict__.items()) and a.model_fields_set == b.model_fields_set
-    chunk = dict(id="c", object="chat.completion.chunk", created=1, model="m", system_fingerprint=None,
-                 choices=[a], usage=None)  # fmt: skip
-    x, y = _trusted(ChatCompletionChunk, **chunk), ChatCompletionChunk.model_construct(**chunk)
-    assert list(x.__dict__.items()) == list(y.__dict__.items()) and x.model_fields_set == y.model_fields_set
-    assert x.model_dump_json() == y.model_dump_json()
-    assert x.__pydantic_extra__ == y.__pydantic_extra__ and x.__pydantic_private__ == y.__pydantic_private__
+    d = trusted(ChoiceDelta, {"role": "assistant", "content": "x", "tool_calls": None})
+    choice = trusted(ChunkChoice, {"index": 0, "delta": d, "finish_reason": None, "logprobs": None})
+    chunk = trusted(ChatCompletionChunk, {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                                          "system_fingerprint": None, "choices": [choice], "usage": None})  # fmt: skip
+    _same_as_constructed(chunk)
+    # a field left out or out of order is caught by the check the call sites are tested with
+    try:
+        _same_as_constructed(trusted(ChoiceDelta, {"content": "x", "role": "assistant", "tool_calls": None}))
+    except AssertionError:
+        pass
+    else:
+        raise AssertionError("field order not checked")
+
+
+_EVENT = (b'{"index":%d,"token":{"id":7,"text":%s,"logprob":-0.25,"special":false},'
+          b'"generated_text":%s,"details":%s,"top_tokens":%s}')  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["a", " b", "<|im", "_end|>", "\u00e9"]), min_size=1, max_size=6),
+       st.booleans(), st.booleans())  # fmt: skip
+def test_native_stream_chunks_are_well_formed(texts: list[str], logprobs: bool, tools: bool) -> None:
+    plan = NativeChatPlan(prompt="p", parameters={}, tools_mode=tools, strip=("<|im_end|>",),
+                          want_logprobs=logprobs, model="m")  # fmt: skip
+    conv = NativeChatStreamConverter(plan)
+    if tools:  # a tool call (or, for no_tool, an answer) arrives in pieces and is sent whole at the end
+        name = "no_tool" if logprobs else "f"
+        texts = ['{"function": {"name": "' + name + '", ', '"arguments": {"content": "', *texts, '"}}}']
+    chunks = []
+    for i, text in enumerate(texts):
+        last = i == len(texts) - 1
+        final = json.dumps("".join(texts)).encode() if last else b"null"
+        details = b'{"finish_reason":"eos_token","generated_tokens":%d,"input_length":3}' % len(texts) if last else b"null"
+        top = b'[{"id":1,"text":"a","logprob":-1.0,"special":false}]' if logprobs else b"null"
+        chunks += conv.feed(_EVENT % (i, json.dumps(text).encode(), final, details, top))
+    assert chunks and chunks[-1].usage is not None
+    for chunk in chunks:
+        _same_as_constructed(chunk)

@@ -434,3 +434,20 @@ async def test_a_custom_ca_bundle_is_trusted(
                 ChatHFEndpoint(base_url=secure.url, **options).close()
         assert secure.control.last is not None
         assert secure.control.last["headers"]["Authorization"] == f"Bearer {KEY}"
+
+
+@pytest.mark.parametrize("call", ["sync", "async"])
+async def test_requests_ca_bundle_is_trusted_by_default(
+    tls: tuple[ssl.SSLContext, Path], call: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``verify`` left on, ``REQUESTS_CA_BUNDLE`` names the CA to trust (a proxy that re-signs TLS), for the
+    async client too, as requests does it."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls[1]))
+    with AppServer(scripted_app(api_key=KEY), tls[0]) as secure:
+        if call == "sync":
+            with TGIClient(secure.url, api_key=KEY) as client:
+                assert client.chat(HI).content
+        else:
+            async with AsyncTGIClient(secure.url, api_key=KEY) as aclient:
+                assert (await aclient.chat(HI)).content
+        assert secure.control.stats()["total"] == 2  # /info, then the chat
