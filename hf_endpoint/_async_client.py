@@ -137,8 +137,9 @@ class AsyncTGIClient(ClientBase):
     async def health(self) -> bool:
         """True when ``GET /health`` answers 200 (no retries)."""
         try:
-            async with self._get_session().get(self._core.url("/health"), headers=self._core.headers,
-                                              proxy=self._proxy) as r:
+            async with self._get_session().get(
+                self._core.url("/health"), headers=self._core.headers, proxy=self._proxy
+            ) as r:
                 await r.read()
                 return r.status == 200
         except (aiohttp.ClientError, asyncio.TimeoutError):
@@ -256,8 +257,9 @@ class AsyncTGIClient(ClientBase):
             while True:
                 retry_after = None
                 try:
-                    r = await self._get_session().request(request.method, url, data=body, headers=headers,
-                                                          proxy=self._proxy)
+                    r = await self._get_session().request(
+                        request.method, url, data=body, headers=headers, proxy=self._proxy
+                    )
                 except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                     err = _transport_error(exc, url, reading=False)
                     if err.error_type == "tls":

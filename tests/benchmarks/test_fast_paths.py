@@ -164,7 +164,9 @@ def test_native_stream_chunks_are_well_formed(texts: list[str], logprobs: bool, 
     for i, text in enumerate(texts):
         last = i == len(texts) - 1
         final = json.dumps("".join(texts)).encode() if last else b"null"
-        details = b'{"finish_reason":"eos_token","generated_tokens":%d,"input_length":3}' % len(texts) if last else b"null"
+        details = (
+            b'{"finish_reason":"eos_token","generated_tokens":%d,"input_length":3}' % len(texts) if last else b"null"
+        )
         top = b'[{"id":1,"text":"a","logprob":-1.0,"special":false}]' if logprobs else b"null"
         chunks += conv.feed(_EVENT % (i, json.dumps(text).encode(), final, details, top))
     assert chunks and chunks[-1].usage is not None
