@@ -35,6 +35,7 @@ _UNICODE = _READS_PROMPT.format(
     ours="test_unicode_tool_arguments_round_trip",
 )
 
+
 class TestChatHFEndpointIntegration(ChatModelIntegrationTests):
     @pytest.fixture(autouse=True)
     def _server(self, scripted_url: str) -> None:
