@@ -61,6 +61,7 @@ class AsyncTGIClient(ClientBase):
         # One session per running event loop: aiohttp sessions belong to the loop that created them, and one
         # client may be used from several loops (threads each running asyncio.run, notebooks, sync-over-async).
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+        self._ssl_context: ssl.SSLContext | None = None
         # The environment's proxy for this URL (read once by ClientCore; aiohttp's trust_env would re-read it on
         # every request).
         proxies = self._core.proxies
@@ -90,15 +91,21 @@ class AsyncTGIClient(ClientBase):
         if session is not None and not session.closed:
             return session
         self._drop_sessions(keep=loop)
-        verify = self._core.verify  # a CA bundle from REQUESTS_CA_BUNDLE too (ClientCore)
-        ssl_arg: ssl.SSLContext | bool = (
-            ssl.create_default_context(cafile=verify) if isinstance(verify, str) else bool(verify)
-        )
-        connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=ssl_arg)
+        connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl())
         session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
         self._sessions[loop] = session
         _LIVE.add(self)
         return session
+
+    def _ssl(self) -> ssl.SSLContext | bool:
+        """aiohttp's ``ssl=``: a context for a CA bundle (``verify=`` a path, or ``REQUESTS_CA_BUNDLE``), made once
+        per client, not per session (loading a bundle takes tens of ms; contexts are not bound to a loop)."""
+        verify = self._core.verify
+        if not isinstance(verify, str):
+            return verify
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context(cafile=verify)
+        return self._ssl_context
 
     def _drop_sessions(self, keep: asyncio.AbstractEventLoop | None) -> None:
         """Forget sessions whose loop has closed (their sockets closed directly); with ``keep=None`` also ask

@@ -448,6 +448,160 @@ class LlamaIndexFloor(Client):
                                     OursLlamaIndex.acall, OursLlamaIndex.astream)  # fmt: skip
 
 
+class _RawEvents(Raw):
+    """The raw baseline's requests, handing back what a minimal adapter needs: the answer's text, or each
+    streamed delta's text (``json.loads`` per event, as in the raw stream)."""
+
+    def text(self) -> str:
+        doc = self.call()
+        return str(doc["choices"][0]["message"]["content"] or "")
+
+    async def atext(self) -> str:
+        doc = await self.acall()
+        return str(doc["choices"][0]["message"]["content"] or "")
+
+    def deltas(self, big: bool) -> Any:
+        url = (self.big if big else self.small) + self.stream_path
+        with self.session.post(url, data=self._body(True, big), headers=_HEADERS, stream=True) as r:
+            r.raise_for_status()
+            for line in r.iter_lines():
+                if line.startswith(b"data:") and line[5:].strip() != b"[DONE]":
+                    choices = json.loads(line[5:])["choices"]
+                    if choices and choices[0]["delta"].get("content"):
+                        yield choices[0]["delta"]["content"]
+
+    async def adeltas(self, big: bool) -> Any:
+        url = (self.big if big else self.small) + self.stream_path
+        async with self._asession().post(url, data=self._body(True, big), headers=_HEADERS) as r:
+            r.raise_for_status()
+            async for line in r.content:
+                if line.startswith(b"data:") and line[5:].strip() != b"[DONE]":
+                    choices = json.loads(line[5:])["choices"]
+                    if choices and choices[0]["delta"].get("content"):
+                        yield choices[0]["delta"]["content"]
+
+
+class LangChainRawFloor(Client):
+    """LangChain over raw HTTP: a ``BaseChatModel`` whose methods are the raw baseline's requests plus the least
+    conversion LangChain needs (text into ``AIMessage`` / ``AIMessageChunk``). No LangChain adapter can cost less;
+    ours minus this is what our transport and conversions add."""
+
+    name = "langchain-core over raw requests / aiohttp"
+    kind = "floor"
+    package = "langchain-core"
+    label = "BaseChatModel whose _generate/_stream/... are the raw baseline's calls (json.loads, no checks)"
+
+    def setup(self, small: str, big: str) -> None:
+        super().setup(small, big)
+        from langchain_core.language_models import BaseChatModel
+        from langchain_core.messages import AIMessage, AIMessageChunk
+        from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+        raw = _RawEvents()
+        raw.setup(small, big)
+        self.raw = raw
+
+        class RawModel(BaseChatModel):
+            big: bool = False
+
+            @property
+            def _llm_type(self) -> str:
+                return "raw-floor"
+
+            def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+                return ChatResult(generations=[ChatGeneration(message=AIMessage(content=raw.text()))])
+
+            async def _agenerate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+                return ChatResult(generations=[ChatGeneration(message=AIMessage(content=await raw.atext()))])
+
+            def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+                for text in raw.deltas(self.big):
+                    yield ChatGenerationChunk(message=AIMessageChunk(content=text))
+
+            async def _astream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+                async for text in raw.adeltas(self.big):
+                    yield ChatGenerationChunk(message=AIMessageChunk(content=text))
+
+        self.llm = {False: RawModel(big=False), True: RawModel(big=True)}
+
+    call, stream, acall, astream = (OursLangChain.call, OursLangChain.stream,  # type: ignore[assignment]
+                                    OursLangChain.acall, OursLangChain.astream)  # fmt: skip
+
+    async def aclose(self) -> None:
+        await self.raw.aclose()
+
+
+class LlamaIndexRawFloor(Client):
+    """LlamaIndex over raw HTTP: an LLM whose callback-decorated chat methods are the raw baseline's requests
+    (``ChatResponse`` with the message so far and the delta per chunk). No LlamaIndex adapter can cost less."""
+
+    name = "llama-index-core over raw requests / aiohttp"
+    kind = "floor"
+    package = "llama-index-core"
+    label = "LLM whose chat/stream_chat/achat/astream_chat are the raw baseline's calls"
+
+    def setup(self, small: str, big: str) -> None:
+        super().setup(small, big)
+        from llama_index.core.llms import ChatMessage, ChatResponse, CustomLLM, LLMMetadata
+        from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+
+        raw = _RawEvents()
+        raw.setup(small, big)
+        self.raw = raw
+
+        class RawLLM(CustomLLM):
+            big: bool = False
+
+            @property
+            def metadata(self) -> LLMMetadata:
+                return LLMMetadata(is_chat_model=True)
+
+            @llm_completion_callback()
+            def complete(self, prompt: str, formatted: bool = False, **kw: Any) -> Any:
+                raise NotImplementedError
+
+            @llm_completion_callback()
+            def stream_complete(self, prompt: str, formatted: bool = False, **kw: Any) -> Any:
+                raise NotImplementedError
+
+            @llm_chat_callback()
+            def chat(self, messages: Any, **kw: Any) -> Any:
+                return ChatResponse(message=ChatMessage(role="assistant", content=raw.text()), raw={})
+
+            @llm_chat_callback()
+            def stream_chat(self, messages: Any, **kw: Any) -> Any:
+                def gen() -> Any:
+                    so_far = ""
+                    for text in raw.deltas(self.big):
+                        so_far += text
+                        yield ChatResponse(message=ChatMessage(role="assistant", content=so_far), delta=text, raw={})
+
+                return gen()
+
+            @llm_chat_callback()
+            async def achat(self, messages: Any, **kw: Any) -> Any:
+                return ChatResponse(message=ChatMessage(role="assistant", content=await raw.atext()), raw={})
+
+            @llm_chat_callback()
+            async def astream_chat(self, messages: Any, **kw: Any) -> Any:
+                async def gen() -> Any:
+                    so_far = ""
+                    async for text in raw.adeltas(self.big):
+                        so_far += text
+                        yield ChatResponse(message=ChatMessage(role="assistant", content=so_far), delta=text, raw={})
+
+                return gen()
+
+        self.msgs = [ChatMessage(role="user", content=PROMPT_TEXT)]
+        self.llm = {False: RawLLM(big=False), True: RawLLM(big=True)}
+
+    call, stream, acall, astream = (OursLlamaIndex.call, OursLlamaIndex.stream,  # type: ignore[assignment]
+                                    OursLlamaIndex.acall, OursLlamaIndex.astream)  # fmt: skip
+
+    async def aclose(self) -> None:
+        await self.raw.aclose()
+
+
 # ---------------------------------------------------------------------------------------------------------- peers
 
 
@@ -679,6 +833,8 @@ CLIENTS: dict[str, type[Client]] = {
     "ours-llama-index": OursLlamaIndex,
     "langchain-floor": LangChainFloor,
     "llama-index-floor": LlamaIndexFloor,
+    "langchain-raw-floor": LangChainRawFloor,
+    "llama-index-raw-floor": LlamaIndexRawFloor,
     "hub-chat": HubChat,
     "hub-generate": HubGenerate,
     "text-generation": TextGeneration,
