@@ -10,11 +10,9 @@ from langchain_core.language_models import BaseChatModel, LangSmithParams, Langu
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
-from langchain_core.tools import BaseTool
-from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
-from hf_endpoint import Secret, TGIClient, resolve_token
+from hf_endpoint import Secret, resolve_token
 
 from ._clients import (
     ClientSettings,
@@ -26,10 +24,15 @@ from ._clients import (
     served_model,
 )
 from ._convert import PROVIDER, StreamAccumulator, completion_to_result, normalize_tool_choice, to_openai_messages
-from ._structured import StructuredMethod, structured_output
 
-if TYPE_CHECKING:  # loaded with the first async call (see _clients): importing aiohttp costs ~100 ms
-    from hf_endpoint import AsyncTGIClient
+if TYPE_CHECKING:
+    # Loaded when first used, not at import: the transport clients with the first call (aiohttp alone costs
+    # ~100 ms), LangChain's tool and output-parser modules with bind_tools / with_structured_output.
+    from langchain_core.tools import BaseTool
+
+    from hf_endpoint import AsyncTGIClient, TGIClient
+
+    from ._structured import StructuredMethod
 
 __all__ = ["ChatHFEndpoint"]
 
@@ -344,6 +347,8 @@ class ChatHFEndpoint(BaseChatModel):
         must be called), or a tool's name (that tool). TGI's grammar enforces the arguments' schema, so ``strict``
         is accepted for compatibility and changes nothing.
         """
+        from langchain_core.utils.function_calling import convert_to_openai_tool
+
         formatted = [convert_to_openai_tool(t) for t in tools]
         names = [t["function"]["name"] for t in formatted]
         choice = normalize_tool_choice(tool_choice, names)
@@ -369,4 +374,6 @@ class ChatHFEndpoint(BaseChatModel):
         """
         if kwargs:
             raise ValueError(f"unexpected arguments {sorted(kwargs)}")
+        from ._structured import structured_output
+
         return structured_output(self, schema, method=method, include_raw=include_raw, strict=strict)

@@ -16,10 +16,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from hf_endpoint import Secret, TGIClient
+from hf_endpoint import Secret
 
-if TYPE_CHECKING:  # imported when first used: aiohttp costs ~100 ms to import, and sync users never need it
-    from hf_endpoint import AsyncTGIClient
+if TYPE_CHECKING:  # imported when first used: aiohttp alone costs ~100 ms to import, and sync users never need it
+    from hf_endpoint import AsyncTGIClient, TGIClient
 
 __all__ = [
     "ClientSettings",
@@ -59,6 +59,8 @@ class ClientSettings:
         }  # fmt: skip
 
     def sync_client(self) -> TGIClient:
+        from hf_endpoint import TGIClient
+
         return TGIClient(self.base_url, **self._options())
 
     def async_client(self) -> AsyncTGIClient:

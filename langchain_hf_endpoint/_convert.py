@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.messages import (
     AIMessage,
@@ -24,7 +24,8 @@ from langchain_core.messages.tool import invalid_tool_call, tool_call_chunk
 from langchain_core.messages.tool import tool_call as lc_tool_call
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from hf_endpoint import ChatCompletion, ChatCompletionChunk, ChoiceLogprobs, ToolCall, Usage
+if TYPE_CHECKING:
+    from hf_endpoint import ChatCompletion, ChatCompletionChunk, ChoiceLogprobs, ToolCall, Usage
 
 __all__ = [
     "PROVIDER",
