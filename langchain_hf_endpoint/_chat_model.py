@@ -100,6 +100,9 @@ class ChatHFEndpoint(BaseChatModel):
     ``api_key`` for such a URL is refused, and a token from the environment is not sent."""
 
     _token_from_env: bool = PrivateAttr(default=False)
+    # (the fields that shape a connection, the ClientSettings made of them): every call needs the settings to find
+    # its pooled client, and building them (a frozen dataclass, a Secret) costs more than comparing the fields.
+    _settings_memo: tuple[tuple[Any, ...], ClientSettings] | None = PrivateAttr(default=None)
 
     # ------------------------------------------------------------------------------------------- construction
 
@@ -148,7 +151,8 @@ class ChatHFEndpoint(BaseChatModel):
         state: dict[Any, Any] = super().__getstate__()
         state["__dict__"] = {**state["__dict__"], "api_key": None}
         if state.get("__pydantic_private__"):
-            state["__pydantic_private__"] = {**state["__pydantic_private__"], "_token_from_env": False}
+            state["__pydantic_private__"] = {**state["__pydantic_private__"], "_token_from_env": False,
+                                             "_settings_memo": None}  # fmt: skip
         return state
 
     @property
@@ -170,8 +174,17 @@ class ChatHFEndpoint(BaseChatModel):
     # ------------------------------------------------------------------------------------------- clients
 
     def _settings(self) -> ClientSettings:
+        # Private attributes read and written through __pydantic_private__: pydantic's __getattr__ for them costs
+        # ~2 us each, more than the rest of this method on a hit.
+        private = self.__pydantic_private__
+        assert private is not None
+        fields = (self.base_url, self.api_key, self.timeout, self.max_retries, self.cold_start_timeout, self.route,
+                  self.chat_template, self.verify, self.allow_insecure_http, private["_token_from_env"])  # fmt: skip
+        memo = private["_settings_memo"]
+        if memo is not None and memo[0] == fields:
+            return memo[1]  # type: ignore[no-any-return]
         key = self.api_key.get_secret_value() if self.api_key is not None else ""
-        return ClientSettings(
+        settings = ClientSettings(
             base_url=self.base_url,
             api_key=Secret(key) if key else None,
             timeout=self.timeout or 300.0,
@@ -181,8 +194,10 @@ class ChatHFEndpoint(BaseChatModel):
             chat_template=self.chat_template,
             verify=self.verify,
             allow_insecure_http=self.allow_insecure_http,
-            token_from_env=self._token_from_env,
+            token_from_env=private["_token_from_env"],
         )
+        private["_settings_memo"] = (fields, settings)
+        return settings
 
     @property
     def client(self) -> TGIClient:

@@ -121,6 +121,23 @@ def test_clients_are_lazy_pooled_and_shared(scripted: LocalServer) -> None:
     assert twin.invoke("hi").content  # closing only drops the pool: the next call reconnects
 
 
+async def test_changed_connection_fields_take_effect(scripted: LocalServer) -> None:
+    """The settings a model's calls are pooled by are remembered, but a field changed after construction (or in a
+    copy) is seen by the next call."""
+    with LocalServer(backend="scripted") as second:
+        llm = ChatHFEndpoint(base_url=scripted.url)
+        assert llm.invoke("hi").content
+        llm.base_url = second.url
+        assert llm.invoke("hi").content and (await llm.ainvoke("hi")).content
+        assert second.stats()["requests"]["/v1/chat/completions"] == 2
+        copy = llm.model_copy(update={"base_url": scripted.url, "timeout": 7})
+        before = scripted.stats()["requests"]["/v1/chat/completions"]
+        assert copy.invoke("hi").content
+        assert scripted.stats()["requests"]["/v1/chat/completions"] == before + 1
+        assert copy.client is not llm.client and copy.client.base_url == scripted.url
+        await llm.aclose()
+
+
 # --------------------------------------------------------------------------------------------- requests
 
 
