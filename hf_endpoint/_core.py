@@ -52,6 +52,7 @@ from ._types import (
     ChatCompletion,
     ChatCompletionChunk,
     GenerateResponse,
+    GenerateSummary,
     Info,
     StreamResponse,
     TokenizedToken,
@@ -463,7 +464,10 @@ class ClientCore:
         body = {"inputs": native.prompt, "parameters": native.parameters}
 
         def parse(resp: Response) -> ChatCompletion:
-            return native_chat_completion(parse_generate_response(resp, path), native)
+            # Per-token details become objects only when logprobs were asked for.
+            if native.want_logprobs:
+                return native_chat_completion(parse_generate_response(resp, path), native)
+            return native_chat_completion(parse_generate_response(resp, path, GenerateSummary), native)
 
         def converter(request_id: str | None, url: str) -> StreamConverter[ChatCompletionChunk]:
             return NativeChatStreamConverter(native, request_id=request_id, url=url)
@@ -515,16 +519,19 @@ class _GenerateStream:
         return []
 
 
-def parse_generate_response(resp: Response, path: str) -> GenerateResponse:
-    """A ``/generate`` answer (or ``POST /``'s one-element list) with the server's prompt-token count and request id;
-    a shape we cannot use raises :class:`ResponseError`."""
-    out = _validate_object(resp.body)
+G = TypeVar("G", GenerateResponse, GenerateSummary)
+
+
+def parse_generate_response(resp: Response, path: str, cls: type[G] = GenerateResponse) -> G:  # type: ignore[assignment]
+    """A ``/generate`` answer (or ``POST /``'s one-element list) as ``cls``, with the server's prompt-token count
+    and request id; a shape we cannot use raises :class:`ResponseError`."""
+    out = _validate_object(resp.body, cls)
     if out is None:
         doc = parse_json(resp.body, path, resp.url)
         if isinstance(doc, list) and doc:  # POST / answers a one-element list
             doc = doc[0]
         try:
-            out = GenerateResponse.model_validate(doc)
+            out = cls.model_validate(doc)
         except ValidationError as exc:
             raise ResponseError(f"unexpected {path} answer: {str(doc)[:200]}", url=resp.url) from exc
     prompt_tokens = resp.headers.get("x-prompt-tokens")
@@ -533,14 +540,14 @@ def parse_generate_response(resp: Response, path: str) -> GenerateResponse:
     return out
 
 
-def _validate_object(body: bytes) -> GenerateResponse | None:
+def _validate_object(body: bytes, cls: type[G]) -> G | None:
     """A ``/generate`` answer that is a JSON object, validated straight from the bytes (the common case, and the
     same result as ``json.loads`` then ``model_validate``); None for anything else, which takes the general path
     (a one-element list from ``POST /``, bad JSON, a wrong shape) with its own errors."""
     if body[:1] != b"{":
         return None
     try:
-        out: GenerateResponse = GenerateResponse.__pydantic_validator__.validate_json(body)
+        out: G = cls.__pydantic_validator__.validate_json(body)
     except ValidationError:
         return None
     return out

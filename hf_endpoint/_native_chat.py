@@ -31,7 +31,9 @@ from ._types import (
     ChoiceDeltaToolCall,
     ChoiceLogprobs,
     ChunkChoice,
+    Details,
     GenerateResponse,
+    GenerateSummary,
     StreamResponse,
     Token,
     TokenLogprob,
@@ -208,12 +210,12 @@ def _message_from_text(text: str, plan: NativeChatPlan, finish: str | None) -> C
     return ChatMessage(content=text)
 
 
-def native_chat_completion(resp: GenerateResponse, plan: NativeChatPlan) -> ChatCompletion:
+def native_chat_completion(resp: GenerateResponse | GenerateSummary, plan: NativeChatPlan) -> ChatCompletion:
     details = resp.details
     finish = details.finish_reason if details else None
     message, reason = finish_message(_message_from_text(resp.generated_text, plan, finish), finish, plan.strip)
     logprobs = None
-    if plan.want_logprobs and details is not None:
+    if plan.want_logprobs and isinstance(details, Details):
         tops = details.top_tokens or []
         logprobs = ChoiceLogprobs(
             content=[

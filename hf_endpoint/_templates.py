@@ -46,7 +46,7 @@ class ChatTemplate:
         add_generation_prompt: bool = True,
         **extra: Any,
     ) -> str:
-        template = _compile(self.source)
+        template = _compile(self.source, self.source in _BUILTIN_SOURCES)
         from jinja2 import TemplateError  # loaded by _compile; imported lazily so `import hf_endpoint` stays cheap
 
         try:
@@ -81,11 +81,14 @@ def _strftime_now(fmt: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _compile(source: str) -> Any:
-    from jinja2 import TemplateError
+def _compile(source: str, trusted: bool = False) -> Any:
+    """The compiled template. Sources from a server or a user run in jinja's immutable sandbox; our built-in
+    sources (``trusted``) in a plain environment, ~25% faster to render."""
+    from jinja2 import Environment, TemplateError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    env_class = Environment if trusted else ImmutableSandboxedEnvironment
+    env = env_class(trim_blocks=True, lstrip_blocks=True)
     env.filters["tojson"] = _tojson
     env.globals["raise_exception"] = _raise_exception
     env.globals["strftime_now"] = _strftime_now
@@ -206,6 +209,7 @@ BUILTIN_TEMPLATES: dict[str, ChatTemplate] = {
         ),
     ),
 }
+_BUILTIN_SOURCES = frozenset(t.source for t in BUILTIN_TEMPLATES.values())
 
 # model_id patterns, first match wins. Base models of a family fall back to the question/answer layout.
 _FAMILIES: tuple[tuple[str, str], ...] = (

@@ -120,6 +120,23 @@ class GenerateResponse(_Model):
     request_id: str | None = None
 
 
+class DetailsSummary(_Model):
+    """What the native chat route reads of ``details`` when no logprobs were asked (not exported)."""
+
+    finish_reason: str
+    generated_tokens: int
+
+
+class GenerateSummary(_Model):
+    """A ``/generate`` answer without its per-token details: validated from the same bytes, the token list skipped
+    by the JSON parser instead of becoming ``Token`` objects (~5 us instead of ~23 us for 20 tokens)."""
+
+    generated_text: str
+    details: DetailsSummary | None = None
+    prompt_tokens: int | None = None
+    request_id: str | None = None
+
+
 class StreamDetails(_Model):
     finish_reason: str
     generated_tokens: int
