@@ -30,7 +30,7 @@ from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPU
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import ToolSelection
 
-from hf_endpoint import HFEndpointError, Info, Secret, TGIClient, resolve_token
+from hf_endpoint import HFEndpointError, Secret, resolve_token
 
 from ._messages import resolve_tool_choice, to_tgi_messages, to_tgi_tools
 from ._responses import (
@@ -43,9 +43,11 @@ from ._responses import (
 from ._structured import GrammarStructuredLLM
 
 if TYPE_CHECKING:
+    # The transport (requests, pydantic models) loads when the first HFEndpoint is made, aiohttp with the first
+    # async call: importing this module costs little more than LlamaIndex itself.
     from llama_index.core.tools.types import BaseTool
 
-    from hf_endpoint import AsyncTGIClient
+    from hf_endpoint import AsyncTGIClient, Info, TGIClient
 
 __all__ = ["HFEndpoint", "context_window_of"]
 
@@ -142,6 +144,8 @@ class HFEndpoint(GrammarStructuredLLM):
         # The sync client is built now so that a bad URL or route fails here, not at the first call (it connects
         # later). The async one takes the same options and is built at the first async call (``_aclient``), so
         # sync-only users never import aiohttp (~100 ms); it opens its pool in whichever event loop uses it.
+        from hf_endpoint import TGIClient
+
         self._client = TGIClient(base_url, **options)
         self._options = options
 

@@ -9,7 +9,7 @@ counts the server's own tokens instead of estimating with a foreign tokenizer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -23,7 +23,8 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 
-from hf_endpoint import ChatCompletion, ChatCompletionChunk, ChoiceLogprobs, TokenLogprob, Usage
+if TYPE_CHECKING:
+    from hf_endpoint import ChatCompletion, ChatCompletionChunk, ChoiceLogprobs, TokenLogprob, Usage
 
 from ._messages import tool_calls_of
 
