@@ -418,8 +418,8 @@ def evaluate(summary: dict[str, Any], imports: dict[str, Any], clients: list[str
                         if "delta_ms" in entry:
                             value = entry["delta_ms"]
                             base = imports[entry["baseline"]]
-                            note = (f"{value:+.0f} ms (median of paired runs; {entry['ms']:.0f} ms vs "
-                                    f"{base['ms']:.0f} ms)")  # fmt: skip
+                            note = (f"{value:+.0f} ms (timed after the framework's import in the same interpreter; "
+                                    f"each alone: {entry['ms']:.0f} ms vs {base['ms']:.0f} ms)")  # fmt: skip
                     else:
                         value = entry["ms"]
                         note = f"{value:.0f} ms"
@@ -504,9 +504,13 @@ def table(run: Run, summary: dict[str, Any], imports: dict[str, Any], targets: l
             row.append(_cell(st))
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
-    lines.append("Cold import (fresh interpreter, bytecode cached; median and minimum of the runs):")
+    lines.append(
+        "Cold import (fresh interpreter, bytecode cached; median and minimum of the runs; an adapter's cost on "
+        "top of its framework is timed after the framework's base class was imported in the same "
+        "interpreter):"
+    )
     lines.append("")
-    lines.append("| import | kind | median | min | RSS after | vs framework (paired) |")
+    lines.append("| import | kind | median | min | RSS after | on top of the framework (same interpreter) |")
     lines.append("|---|---|---|---|---|---|")
     for key, entry in imports.items():
         if "ms" not in entry:
