@@ -226,16 +226,15 @@ def native_chat_completion(resp: GenerateResponse | GenerateSummary, plan: Nativ
         )
     completion_tokens = details.generated_tokens if details else 0
     prompt_tokens = resp.prompt_tokens or 0
-    return ChatCompletion(
-        id=new_id(),
-        created=int(time.time()),
-        model=plan.model,
-        choices=[Choice(message=message, finish_reason=reason, logprobs=logprobs)],
-        usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                    total_tokens=prompt_tokens + completion_tokens),
-        request_id=resp.request_id,
-        route="generate",
-    )  # fmt: skip
+    # Every value is ours and of the right type: built without validation (trusted(), field order as declared).
+    usage = trusted(Usage, {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                            "total_tokens": prompt_tokens + completion_tokens})  # fmt: skip
+    choice = trusted(Choice, {"index": 0, "message": message, "finish_reason": reason, "logprobs": logprobs})
+    return trusted(ChatCompletion, {
+        "id": new_id(), "object": "chat.completion", "created": int(time.time()), "model": plan.model,
+        "system_fingerprint": None, "choices": [choice], "usage": usage, "request_id": resp.request_id,
+        "route": "generate", "elapsed": None,
+    })  # fmt: skip
 
 
 class NativeChatStreamConverter:

@@ -172,3 +172,22 @@ def test_native_stream_chunks_are_well_formed(texts: list[str], logprobs: bool, 
     assert chunks and chunks[-1].usage is not None
     for chunk in chunks:
         _same_as_constructed(chunk)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(["Hello", "Hi<|im_end|>", '{"function": {"name": "f", "arguments": {"a": 1}}}']),
+       st.booleans(), st.booleans())  # fmt: skip
+def test_native_completions_are_well_formed(text: str, logprobs: bool, tools: bool) -> None:
+    from hf_endpoint._core import Response, parse_generate_response
+    from hf_endpoint._native_chat import native_chat_completion
+    from hf_endpoint._types import GenerateResponse, GenerateSummary
+
+    plan = NativeChatPlan(prompt="p", parameters={}, tools_mode=tools and text.startswith("{"), strip=("<|im_end|>",),
+                          want_logprobs=logprobs, model="m")  # fmt: skip
+    body = json.dumps({"generated_text": text, "details": {"finish_reason": "eos_token", "generated_tokens": 1,
+                       "tokens": [{"id": 1, "text": text, "logprob": -0.5, "special": False}]}}).encode()  # fmt: skip
+    cls = GenerateResponse if logprobs else GenerateSummary
+    result = native_chat_completion(parse_generate_response(Response(200, {}, body, "u"), "/generate", cls), plan)
+    _same_as_constructed(result)
+    assert result.usage is not None and result.usage.completion_tokens == 1
+    assert (result.choices[0].logprobs is not None) == logprobs
