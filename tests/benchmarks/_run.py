@@ -286,7 +286,8 @@ class Run:
                              warm=s.leak_warm)  # fmt: skip
 
     def close(self) -> None:
-        """Every worker closes its sessions and quits at once; those still alive after 10 s are killed."""
+        """Every worker closes its sessions and quits at once; those still alive after 2 s are killed (the results
+        are in: a slow interpreter shutdown, litellm's for one, is not worth waiting for)."""
         live = [w for w in self.workers.values() if w.proc.poll() is None and not w.dead]
         for w in live:
             try:
@@ -295,7 +296,7 @@ class Run:
                 w.proc.stdin.flush()
             except OSError:
                 w.kill()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 2
         for w in live:
             try:
                 w.proc.wait(max(deadline - time.monotonic(), 0.1))
