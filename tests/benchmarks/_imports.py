@@ -1,7 +1,7 @@
 """Cold import time and RSS: each statement in a fresh interpreter, median of several runs.
 
-Bytecode is cached (a first, discarded run writes it under a private ``PYTHONPYCACHEPREFIX``), as it is for an
-installed package; the OS file cache is warm. The time is that of the import statement alone (interpreter start-up
+Bytecode is cached, as for an installed package: the libraries' ``__pycache__`` (pip compiles on install), ours
+written by a first, discarded run (or by the benchmark's workers); the OS file cache is warm. The time is that of the import statement alone (interpreter start-up
 excluded); RSS is the process's resident memory right after it.
 """
 
@@ -56,10 +56,11 @@ print(json.dumps({{"s": dt, "rss_mb": rss}}))
 """
 
 
-def _env(pycache: str, extra: dict[str, str]) -> dict[str, str]:
+def _env(pycache: str | None, extra: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = pycache
+    if pycache is not None:
+        env["PYTHONPYCACHEPREFIX"] = pycache
     env.update(extra)
     return env
 
@@ -76,7 +77,7 @@ def _once(stmt: str, env: dict[str, str], cwd: str, before: str = "") -> dict[st
     return result
 
 
-def measure_imports(reps: int, pycache: str, cwd: str, env_extra: dict[str, str],
+def measure_imports(reps: int, pycache: str | None, cwd: str, env_extra: dict[str, str],
                     only: set[str] | None = None, warm: bool = True) -> dict[str, Any]:  # fmt: skip
     """``{id: {"ms": median, "min_ms", "rss_mb": median, "runs_ms": [...], "kind", "statement", "baseline",
     "delta_ms"}}``. Rounds are interleaved (one run of every statement, then the next round); ``delta_ms`` is the

@@ -65,7 +65,7 @@ class Settings:
             return cls(quick, rounds=3, seq_n=30, stream_n=1, async_total=200, async_inflight=50, streams_count=1000,
                        streams_rounds=1, leak_n=500, leak_warm=100, import_reps=1, timeout=8.0, clients=clients,
                        streams_clients=["raw", "ours-chat", "ours-native"], slow_budget=0.3, seq_parts=2,
-                       async_parts=2)  # fmt: skip
+                       async_parts=1)  # fmt: skip
         async_ids = [c for c in clients if CLIENTS[c].has_async]
         return cls(quick, rounds=9, seq_n=200, stream_n=1, async_total=200, async_inflight=50, streams_count=1000,
                    streams_rounds=3, leak_n=10_000, leak_warm=1000, import_reps=7, timeout=60.0, clients=clients,
@@ -622,11 +622,12 @@ def main(argv: list[str] | None = None) -> int:
     run = Run(settings)
     with tempfile.TemporaryDirectory(prefix="hf-endpoint-bench-") as tmp:
         run.log_dir = tmp
-        pycache = str(Path(tmp) / "pycache")
         from ._worker import _ENV
 
-        run.env_extra = {**_ENV, "PYTHONPYCACHEPREFIX": pycache}
-        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # workers and import probes use cached bytecode
+        # Workers and import probes use cached bytecode, as an installed package does: the libraries' own
+        # __pycache__ (pip compiles on install), and ours written on first import (git ignores __pycache__).
+        run.env_extra = dict(_ENV)
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
         note("recording the scripted server's answers, starting the responder")
         responder, run.small, run.big = start_servers(tmp)
         try:
@@ -637,12 +638,12 @@ def main(argv: list[str] | None = None) -> int:
             run.start_workers([c for c in wanted if c not in run.status])
             imports: dict[str, Any] = {}
             if not args.no_imports:
-                # The workers have compiled and cached every library's bytecode (same PYTHONPYCACHEPREFIX), so a
-                # quick run can skip the probes' own warm-up pass; idle workers wait on a pipe and use no CPU.
+                # The workers have imported (and so cached the bytecode of) every library, so a quick run can skip
+                # the probes' own warm-up pass; idle workers wait on a pipe and use no CPU.
                 note("cold imports")
                 warm = not settings.quick or bool(args.clients)
                 only = QUICK_IMPORTS if settings.quick else None
-                imports = measure_imports(settings.import_reps, pycache, str(ROOT), _ENV, only=only, warm=warm)
+                imports = measure_imports(settings.import_reps, None, str(ROOT), _ENV, only=only, warm=warm)
             note("rounds")
             run.rounds()
             note("1000 concurrent streams")
