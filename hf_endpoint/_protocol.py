@@ -20,6 +20,7 @@ from ._errors import (
     EndpointUnavailableError,
     GenerationError,
     HFEndpointError,
+    InvalidRequestError,
     NotFoundError,
     RateLimitError,
     RequestValidationError,
@@ -34,7 +35,8 @@ __all__ = [
     "normalize_finish_reason",
 ]
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# allow_nan=False: NaN and Infinity are not JSON, and TGI's parser rejects them; better refused here, by name.
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,15 @@ class Request:
     extra_headers: tuple[tuple[str, str], ...] = ()
 
     def encoded_body(self) -> bytes | None:
-        return None if self.body is None else _dumps(self.body).encode()
+        if self.body is None:
+            return None
+        try:
+            return _dumps(self.body).encode()
+        except (TypeError, ValueError) as exc:  # a value JSON cannot carry (an object, NaN, Infinity)
+            raise InvalidRequestError(
+                f"the request cannot be sent as JSON: {exc}. Messages, tools, extra_body and the other parameters "
+                "must hold plain JSON values (str, int, finite float, bool, None, lists, dicts with str keys)"
+            ) from exc
 
 
 # --------------------------------------------------------------------------------------------------- errors

@@ -4,6 +4,7 @@ chat templates are sandboxed."""
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import pickle
 
@@ -60,6 +61,36 @@ def test_bad_chat_input_is_refused_before_sending(twin: Twin, srv: LocalServer, 
     with pytest.raises(InvalidRequestError, match=message):
         twin.chat(HI, **kwargs)
     assert srv.stats()["total"] == before  # nothing was sent
+
+
+@pytest.mark.parametrize(
+    ("call", "kwargs", "route"),
+    [
+        ("chat", {"extra_body": {"when": datetime.datetime(2026, 1, 1)}}, "chat"),
+        ("chat", {"extra_body": {"penalty": float("inf")}}, "chat"),
+        ("chat_stream", {"extra_body": {"penalty": float("nan")}}, "chat"),
+        ("chat", {"extra_body": {"when": object()}}, "generate"),
+    ],
+    ids=["datetime", "infinity", "nan-stream", "object-native-route"],
+)
+def test_values_json_cannot_carry_are_refused_before_sending(
+    kind: str, srv: LocalServer, call: str, kwargs: dict, route: str
+) -> None:
+    """Not a bare TypeError, nor an ``Infinity`` token that TGI's JSON parser would reject: a named error."""
+    twin = Twin(kind, srv.url, route=route, chat_template="chatml")
+    try:
+        twin.info()
+        before = srv.stats()["total"]
+        try:
+            items, error = twin.collect(call, HI, **kwargs)  # a stream's error is returned, a call's raised
+        except InvalidRequestError as exc:
+            items, error = [], exc
+        assert not items
+        assert isinstance(error, InvalidRequestError)
+        assert "cannot be sent as JSON" in error.message and "plain JSON values" in error.message
+        assert srv.stats()["total"] == before
+    finally:
+        twin.close()
 
 
 @pytest.mark.parametrize(
