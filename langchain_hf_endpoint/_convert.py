@@ -192,11 +192,17 @@ class StreamAccumulator:
         logprobs = _logprobs_dict(choice.logprobs)
         if not delta.content and not pieces and logprobs is None:
             return None
-        meta: dict[str, Any] = {} if logprobs is None else {"logprobs": logprobs}
-        message = AIMessageChunk(
-            content=delta.content or "", tool_call_chunks=pieces, response_metadata=meta, id=self._id
-        )
-        return ChatGenerationChunk(message=message, generation_info={"logprobs": logprobs} if logprobs else None)
+        # Only the values a chunk has are passed: each explicit default costs LangChain's validation ~0.5-1.3 us,
+        # per token.
+        extra: dict[str, Any] = {}
+        if pieces:
+            extra["tool_call_chunks"] = pieces
+        if logprobs is not None:
+            extra["response_metadata"] = {"logprobs": logprobs}
+        message = AIMessageChunk(content=delta.content or "", id=self._id, **extra)
+        if logprobs:
+            return ChatGenerationChunk(message=message, generation_info={"logprobs": logprobs})
+        return ChatGenerationChunk(message=message)
 
     def finish(self) -> ChatGenerationChunk:
         """The closing chunk: finish reason, served model name and (with ``stream_usage``) the usage, once."""
