@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -217,7 +216,6 @@ class Run:
             worker.kill()
             worker.close()
             return None
-        pin(worker.proc.pid, 1)
         self.workers[group] = worker
         return worker
 
@@ -571,15 +569,6 @@ def _installed(client: str) -> bool:
     return True
 
 
-def pin(pid: int, cpu: int) -> None:
-    """Keep a process on one CPU (Linux, 2+ CPUs; elsewhere nothing). The responder gets CPU 0 and the workers CPU 1:
-    left to the scheduler, a worker that happened to share the responder's CPU paid for every streamed event with
-    a context switch, and the same client measured 2x apart from one run to the next."""
-    if (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity"):
-        with contextlib.suppress(OSError):
-            os.sched_setaffinity(pid, {cpu})
-
-
 def start_servers(tmp: str) -> tuple[subprocess.Popen[str], str, str]:
     """Record the scripted server's answers (20 and 2000 tokens), then serve them from the fast responder."""
     from hf_endpoint.server import LocalServer
@@ -598,7 +587,6 @@ def start_servers(tmp: str) -> tuple[subprocess.Popen[str], str, str]:
         [sys.executable, "-m", "tests.benchmarks._responder", str(path)], stdout=subprocess.PIPE, text=True, cwd=ROOT,
         env=env,
     )  # fmt: skip
-    pin(proc.pid, 0)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if "listening on" not in line:
@@ -648,9 +636,6 @@ def main(argv: list[str] | None = None) -> int:
                 if not _installed(client):
                     run.status[client] = f"n/a: {CLIENTS[client].package} not installed"
             run.start_workers([c for c in wanted if c not in run.status])
-            pin(os.getpid(), 0)  # this process (and the import probes it starts) beside the responder
-            for worker in run.workers.values():
-                pin(worker.proc.pid, 1)  # after start-up, which runs on both CPUs
             imports: dict[str, Any] = {}
             if not args.no_imports:
                 # The workers have imported (and so cached the bytecode of) every library, so a quick run can skip
