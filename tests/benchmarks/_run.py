@@ -58,6 +58,7 @@ class Settings:
     # Batches of "200 requests at 50 in flight" per round: one batch is ~30 ms of CPU, at the mercy of a scheduler
     # hiccup or of how the answers happen to bunch up per event-loop turn; a round sums several.
     async_parts: int = 2
+    gc_freeze: bool = False  # workers call gc.freeze() after their warm-up (--gc-freeze)
 
     @classmethod
     def make(cls, quick: bool, clients: list[str]) -> Settings:
@@ -180,7 +181,8 @@ class Run:
 
     def _finish_setup(self, client: str, worker: WorkerProc, res: dict[str, Any]) -> None:
         if res.get("ok"):
-            res = worker.request(max(self.settings.timeout, 30), op="warmup", client=client)
+            res = worker.request(max(self.settings.timeout, 30), op="warmup", client=client,
+                                 freeze=self.settings.gc_freeze)  # fmt: skip
         self.status[client] = "ok" if res.get("ok") else _na(res.get("error", "failed"))
 
     def spawn(self, group: str) -> WorkerProc:
@@ -604,6 +606,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-imports", action="store_true", help="skip the cold import measurements")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default: 3 with --quick, else 7)")
     parser.add_argument("--leak-requests", type=int, help="requests of the memory check (default: 1000 / 10,000)")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="workers call gc.freeze() after warm-up: full collections then skip the libraries' "
+                             "import-time objects (what a long-running service can do; see the README)")  # fmt: skip
     args = parser.parse_args(argv)
     started = time.perf_counter()
     wanted = [c for c in args.clients.split(",") if c] or list(CLIENTS)
@@ -616,6 +621,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.make(args.quick, wanted)
     if args.rounds:
         settings.rounds = args.rounds
+    settings.gc_freeze = args.gc_freeze
     if args.leak_requests:
         settings.leak_n = args.leak_requests
         settings.leak_warm = min(settings.leak_warm, args.leak_requests)
@@ -661,7 +667,8 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     machine = (f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} "
                f"{platform.machine()}")  # fmt: skip
-    print(f"\nhf-endpoint benchmarks ({'--quick' if settings.quick else 'full'}; {machine}; {elapsed:.0f} s)\n")
+    mode = ("--quick" if settings.quick else "full") + (", --gc-freeze" if settings.gc_freeze else "")
+    print(f"\nhf-endpoint benchmarks ({mode}; {machine}; {elapsed:.0f} s)\n")
     print("CPU time of the client process per request or stream (median of interleaved rounds), and in parentheses")
     print(
         "the median ratio to raw requests (sync) / raw aiohttp (async) on the same route, measured in the same round."

@@ -96,8 +96,9 @@ class Worker:
         self.client = self.clients[client] = obj
         return {"setup_s": time.perf_counter() - wall, "setup_cpu_s": time.process_time() - cpu, "rss_mb": rss_mb()}
 
-    def warmup(self) -> dict[str, Any]:
-        """A few calls of each kind, on the small server: pools open, /info cached, lazy imports done."""
+    def warmup(self, freeze: bool = False) -> dict[str, Any]:
+        """A few calls of each kind, on the small server: pools open, /info cached, lazy imports done. ``freeze``:
+        then ``gc.freeze()``, so that full collections no longer walk the libraries' import-time objects."""
         c = self.client
         if c.has_sync:
             for _ in range(3):
@@ -106,6 +107,11 @@ class Worker:
         if c.has_async:
             self.loop.run_until_complete(self._concurrent(c.acall, 10, 5))
             self.loop.run_until_complete(c.astream(big=False))
+        if freeze:
+            import gc
+
+            gc.collect()
+            gc.freeze()
         return {"rss_mb": rss_mb()}
 
     def seq(self, n: int) -> dict[str, Any]:
