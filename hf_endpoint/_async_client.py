@@ -16,7 +16,6 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -62,10 +61,11 @@ class AsyncTGIClient(ClientBase):
         # client may be used from several loops (threads each running asyncio.run, notebooks, sync-over-async).
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
         self._ssl_context: ssl.SSLContext | None = None
-        # The environment's proxy for this URL (read once by ClientCore; aiohttp's trust_env would re-read it on
-        # every request).
-        proxies = self._core.proxies
-        self._proxy = proxies.get(urlsplit(self._core.base_url).scheme) or proxies.get("all")
+        # The environment's proxy for this URL, chosen by requests' own rules from what ClientCore read once
+        # (aiohttp's trust_env would re-read the environment on every request).
+        from requests.utils import select_proxy
+
+        self._proxy: str | None = select_proxy(self._core.base_url, self._core.proxies)
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self._core.connect_timeout, sock_read=self._core.timeout
         )
