@@ -1,8 +1,8 @@
 """The transport's hot-path shortcuts, made for the benchmarks, behave exactly as the plain code they replace.
 
-Each shortcut is checked against a reference written the plain way: ``SSEDecoder.feed`` against ``split_lines`` +
-``decode`` line by line, ``StopTrimmer`` against the original suffix search, ``assign`` and ``trusted`` against
-pydantic's ``__setattr__`` and ``model_construct``.
+Each shortcut is checked against a reference written the plain way: ``StopTrimmer`` against the original suffix
+search, ``assign`` and ``trusted`` against pydantic's ``__setattr__`` and ``model_construct``. (``SSEDecoder.feed``
+is checked against line-by-line decoding in tests/transport/test_sse.py.)
 """
 
 from __future__ import annotations
@@ -15,48 +15,7 @@ from hypothesis import strategies as st
 from hf_endpoint._chat_route import assign
 from hf_endpoint._native_chat import NativeChatPlan, NativeChatStreamConverter
 from hf_endpoint._protocol import StopTrimmer
-from hf_endpoint._sse import SSEDecoder, split_lines
 from hf_endpoint._types import ChatCompletion, ChatCompletionChunk, ChoiceDelta, ChunkChoice, trusted
-
-
-def _reference_events(chunks: list[bytes]) -> list[bytes]:
-    decoder, buffer, out = SSEDecoder(), bytearray(), []
-    for chunk in chunks:
-        for line in split_lines(buffer, chunk):
-            data = decoder.decode(line)
-            if data is not None:
-                out.append(data)
-    if buffer:
-        decoder.decode(bytes(buffer).rstrip(b"\r"))
-    last = decoder.flush()
-    if last is not None:
-        out.append(last)
-    return out
-
-
-def _fed_events(chunks: list[bytes]) -> list[bytes]:
-    decoder = SSEDecoder()
-    out: list[bytes] = []
-    for chunk in chunks:
-        out += decoder.feed(chunk)
-    return out + decoder.close()
-
-
-_PIECES = st.sampled_from([b"data:", b"data: ", b"\n", b"\r", b"\r\n", b"\n\n", b"x", b"{}", b" ", b":", b"id: 1",
-                           b"da", b"ta:", b"[DONE]"])  # fmt: skip
-
-
-@settings(max_examples=400, deadline=None)
-@given(st.lists(st.lists(_PIECES, max_size=12).map(b"".join), max_size=8))
-def test_sse_feed_matches_line_by_line_decoding(chunks: list[bytes]) -> None:
-    assert _fed_events(chunks) == _reference_events(chunks)
-
-
-def test_sse_feed_fast_path_shapes() -> None:
-    assert _fed_events([b'data: {"a":1}\n\n', b"data:{}\n\n", b"data:  x\n\n"]) == [b'{"a":1}', b"{}", b" x"]
-    # a pending partial line or event disables the shortcut
-    assert _fed_events([b"data: a", b"data: b\n\n"]) == _reference_events([b"data: a", b"data: b\n\n"])
-    assert _fed_events([b"data: a\n", b"data: b\n\n"]) == [b"a\nb"]
 
 
 class _ReferenceTrimmer:

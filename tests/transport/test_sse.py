@@ -60,3 +60,31 @@ def test_any_chunking_gives_the_same_events(events: list[bytes], data: st.DataOb
     chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
     expected = [e[1:] if (not space and e[:1] == b" ") else e for e in events]
     assert decode_all(chunks) == expected
+
+
+# --------------------------------------------- SSEDecoder.feed (the hot path) against line-by-line decoding
+
+
+def _fed_events(chunks: list[bytes]) -> list[bytes]:
+    decoder = SSEDecoder()
+    out: list[bytes] = []
+    for chunk in chunks:
+        out += decoder.feed(chunk)
+    return out + decoder.close()
+
+
+_PIECES = st.sampled_from([b"data:", b"data: ", b"\n", b"\r", b"\r\n", b"\n\n", b"x", b"{}", b" ", b":", b"id: 1",
+                           b"da", b"ta:", b"[DONE]"])  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.lists(_PIECES, max_size=12).map(b"".join), max_size=8))
+def test_feed_matches_line_by_line_decoding(chunks: list[bytes]) -> None:
+    assert _fed_events(chunks) == decode_all(chunks)
+
+
+def test_feed_fast_path_shapes() -> None:
+    assert _fed_events([b'data: {"a":1}\n\n', b"data:{}\n\n", b"data:  x\n\n"]) == [b'{"a":1}', b"{}", b" x"]
+    # a pending partial line or event disables the shortcut
+    assert _fed_events([b"data: a", b"data: b\n\n"]) == decode_all([b"data: a", b"data: b\n\n"])
+    assert _fed_events([b"data: a\n", b"data: b\n\n"]) == [b"a\nb"]
