@@ -12,9 +12,12 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import SchemaValidator
+from typing_extensions import Required, TypedDict
 
 from ._chat_route import finish_message, new_id, tool_call
 from ._errors import IncompleteStreamError, InvalidRequestError, ResponseError
@@ -174,6 +177,26 @@ def build_native_chat(
     )
 
 
+class _EventToken(TypedDict, total=False):
+    id: Required[int]
+    text: Required[str]
+    special: bool
+
+
+class _TextEvent(TypedDict, total=False):
+    """What a streamed chat answer reads of a ``/generate_stream`` event that is not the last one."""
+
+    token: Required[_EventToken]
+    generated_text: str | None
+
+
+@cache
+def _text_event_validator() -> SchemaValidator:
+    # Validated into dicts, not models: pydantic-core builds a model instance for ~0.45 us, and this route would
+    # build two per token (event and token) only to read a string and a flag from them (0.5 us vs 1.4 us an event).
+    return TypeAdapter(_TextEvent).validator  # type: ignore[return-value]
+
+
 def _logprob(token: Token, top: list[Token] | None) -> TokenLogprob:
     return TokenLogprob(
         token=token.text,
@@ -250,6 +273,17 @@ class NativeChatStreamConverter:
         self._trimmer = StopTrimmer(plan.strip)
         self._url = url
         self._request_id = request_id
+        # Text-only streams (no logprobs, no tools) read each event as a small dict; the last event, an error
+        # event or any event that does not fit takes the full path (parse_stream_event), with its own errors.
+        self._light = _text_event_validator().validate_json if not (plan.want_logprobs or plan.tools_mode) else None
+
+    def _text_chunk(self, piece: str) -> ChatCompletionChunk:
+        delta = trusted(ChoiceDelta, {"role": "assistant", "content": piece, "tool_calls": None})
+        choice = trusted(ChunkChoice, {"index": 0, "delta": delta, "finish_reason": None, "logprobs": None})
+        return trusted(ChatCompletionChunk, {
+            "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.plan.model,
+            "system_fingerprint": None, "choices": [choice], "usage": None,
+        })  # fmt: skip
 
     def _chunk(self, delta: ChoiceDelta, finish: str | None = None, logprobs: ChoiceLogprobs | None = None,
                usage: Usage | None = None) -> ChatCompletionChunk:  # fmt: skip
@@ -265,6 +299,16 @@ class NativeChatStreamConverter:
     def feed(self, data: bytes) -> list[ChatCompletionChunk]:
         if self.done:
             return []
+        if self._light is not None and b'"error"' not in data:
+            try:
+                light: _TextEvent | None = self._light(data)
+            except ValidationError:
+                light = None
+            if light is not None and light.get("generated_text") is None:
+                self.events += 1
+                tok = light["token"]
+                piece = "" if tok.get("special") else self._trimmer.feed(tok["text"])
+                return [self._text_chunk(piece)] if piece else []
         event = parse_stream_event(data, request_id=self._request_id, url=self._url)
         self.events += 1
         out: list[ChatCompletionChunk] = []

@@ -8,10 +8,12 @@ is checked against line-by-line decoding in tests/transport/test_sse.py.)
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hf_endpoint import HFEndpointError
 from hf_endpoint._chat_route import assign
 from hf_endpoint._native_chat import NativeChatPlan, NativeChatStreamConverter
 from hf_endpoint._protocol import StopTrimmer
@@ -150,3 +152,49 @@ def test_native_completions_are_well_formed(text: str, logprobs: bool, tools: bo
     _same_as_constructed(result)
     assert result.usage is not None and result.usage.completion_tokens == 1
     assert (result.choices[0].logprobs is not None) == logprobs
+
+
+_TOKEN = st.fixed_dictionaries(
+    {"id": st.integers(0, 9), "text": st.text(max_size=4) | st.integers() | st.none()},
+    optional={"special": st.booleans(), "logprob": st.floats(allow_nan=False) | st.none()},
+)
+_EVENTS = st.lists(
+    st.fixed_dictionaries({"token": _TOKEN}, optional={"index": st.integers(0, 9), "generated_text": st.none(),
+                                                       "details": st.none(), "top_tokens": st.none()}),
+    max_size=6,
+)  # fmt: skip
+
+
+def _outcome(conv: NativeChatStreamConverter, events: list[bytes]) -> list[Any]:
+    out: list[Any] = []
+    for data in events:
+        try:
+            out += [c.model_dump() for c in conv.feed(data)]
+        except HFEndpointError as err:
+            return [*out, type(err), err.message]
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(_EVENTS, st.booleans())
+def test_native_text_events_read_as_dicts_match_the_full_parse(events: list[dict[str, Any]], error: bool) -> None:
+    """A text-only native stream reads its events as small dicts (a fast path); any event, also a malformed one or an
+    error event, gives the same chunks or the same error as the full StreamResponse parse."""
+    raw = [json.dumps(e).encode() for e in events]
+    if error:
+        raw.append(
+            b'{"error":"Request failed during generation: Server error: out of memory","error_type":"generation"}'
+        )
+    raw.append(b'{"token":{"id":2,"text":"","special":true},"generated_text":"x",'
+               b'"details":{"finish_reason":"length","generated_tokens":9,"input_length":3}}')  # fmt: skip
+    plan = NativeChatPlan(prompt="p", parameters={}, tools_mode=False, strip=("<|im_end|>",), want_logprobs=False,
+                          model="m")  # fmt: skip
+    fast = NativeChatStreamConverter(plan)
+    full = NativeChatStreamConverter(plan)
+    full._light = None  # the plain path: every event through parse_stream_event
+    got, want = _outcome(fast, raw), _outcome(full, raw)
+    for outcome in (got, want):
+        for c in outcome:
+            if isinstance(c, dict):
+                c.pop("id"), c.pop("created")
+    assert got == want
