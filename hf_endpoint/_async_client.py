@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import aiohttp
 
 from ._base import ClientBase
+from ._chat_route import assign
 from ._core import ClientCore, Plan, Response, Route, check_response
 from ._errors import APIConnectionError, APITimeoutError, HFEndpointError, IncompleteStreamError
 from ._progress import RetryWait
@@ -177,7 +178,7 @@ class AsyncTGIClient(ClientBase):
         start = time.perf_counter()
         plan = await self._chat_plan(messages, tools, tool_choice, response_format, route, params, stream=False)
         result: ChatCompletion = await self._run(plan)
-        result.elapsed = time.perf_counter() - start
+        assign(result, elapsed=time.perf_counter() - start)
         return result
 
     async def chat_stream(

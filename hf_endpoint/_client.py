@@ -11,6 +11,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from ._base import ClientBase
+from ._chat_route import assign
 from ._core import ClientCore, Plan, Response, Route, check_response
 from ._errors import APIConnectionError, APITimeoutError, HFEndpointError, IncompleteStreamError
 from ._progress import RetryWait
@@ -121,7 +122,7 @@ class TGIClient(ClientBase):
         start = time.perf_counter()
         plan = self._chat_plan(messages, tools, tool_choice, response_format, route, params, stream=False)
         result: ChatCompletion = self._run(plan)
-        result.elapsed = time.perf_counter() - start
+        assign(result, elapsed=time.perf_counter() - start)
         return result
 
     def chat_stream(

@@ -49,8 +49,12 @@ __all__ = ["NativeChatPlan", "NativeChatStreamConverter", "build_native_chat", "
 
 NO_TOOL = "no_tool"
 
-_GENERATE_FROM_CHAT = ("temperature", "top_p", "seed", "frequency_penalty", "top_k", "repetition_penalty",
-                       "typical_p", "truncate", "watermark", "adapter_id", "do_sample")  # fmt: skip
+# chat parameter -> /generate parameter (the rest are refused below, or used by the plan itself)
+_GENERATE_FROM_CHAT = {name: name for name in ("temperature", "top_p", "seed", "frequency_penalty", "top_k",
+                                               "repetition_penalty", "typical_p", "truncate", "watermark",
+                                               "adapter_id", "do_sample")}  # fmt: skip
+_GENERATE_FROM_CHAT["max_tokens"] = "max_new_tokens"
+_REFUSED = frozenset({"presence_penalty", "n", "logit_bias"})
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,18 @@ def tool_grammar(tools: list[dict[str, Any]], *, auto: bool, answer_first: bool)
     return {"type": "json", "value": {"type": "object", "properties": {"function": function}, "required": ["function"]}}
 
 
+def _refuse(params: Mapping[str, Any]) -> None:
+    if params.get("presence_penalty"):
+        raise InvalidRequestError(
+            "presence_penalty has no equivalent on TGI's /generate; use repetition_penalty or frequency_penalty, "
+            "or route='chat'"
+        )
+    if (params.get("n") or 1) != 1:
+        raise InvalidRequestError("TGI returns one choice per request: n must be 1 (send several requests instead)")
+    if params.get("logit_bias"):
+        raise InvalidRequestError("TGI does not support logit_bias")
+
+
 def build_native_chat(
     messages: list[dict[str, Any]],
     params: Mapping[str, Any],
@@ -114,21 +130,13 @@ def build_native_chat(
     max_stop_sequences: int | None,
     model: str,
 ) -> NativeChatPlan:
-    if params.get("presence_penalty"):
-        raise InvalidRequestError(
-            "presence_penalty has no equivalent on TGI's /generate; use repetition_penalty or frequency_penalty, "
-            "or route='chat'"
-        )
-    if (params.get("n") or 1) != 1:
-        raise InvalidRequestError("TGI returns one choice per request: n must be 1 (send several requests instead)")
-    if params.get("logit_bias"):
-        raise InvalidRequestError("TGI does not support logit_bias")
+    if not _REFUSED.isdisjoint(params):
+        _refuse(params)
     parameters: dict[str, Any] = {"details": True}
-    for name in _GENERATE_FROM_CHAT:
-        if params.get(name) is not None:
-            parameters[name] = params[name]
-    if params.get("max_tokens") is not None:
-        parameters["max_new_tokens"] = params["max_tokens"]
+    for name, value in params.items():  # (only what was given: most of the 12 names are absent on most calls)
+        target = _GENERATE_FROM_CHAT.get(name)
+        if target is not None and value is not None:
+            parameters[target] = value
     want_logprobs = bool(params.get("logprobs"))
     if params.get("top_logprobs"):
         parameters["top_n_tokens"] = params["top_logprobs"]
@@ -230,7 +238,7 @@ def _message_from_text(text: str, plan: NativeChatPlan, finish: str | None) -> C
             return ChatMessage(tool_calls=[tool_call(name, args, "")])  # finish_message gives it a unique id
         if finish != "length":
             raise ResponseError(f"the model's tool call is not valid JSON: {text[:200]!r}")
-    return ChatMessage(content=text)
+    return trusted(ChatMessage, {"role": "assistant", "content": text, "tool_calls": None})
 
 
 def native_chat_completion(resp: GenerateResponse | GenerateSummary, plan: NativeChatPlan) -> ChatCompletion:

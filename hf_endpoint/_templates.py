@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ._errors import InvalidRequestError
+from ._template_py import RENDERERS
 
 __all__ = ["BUILTIN_TEMPLATES", "ChatTemplate", "builtin_template_for", "load_chat_template"]
 
@@ -46,6 +47,12 @@ class ChatTemplate:
         add_generation_prompt: bool = True,
         **extra: Any,
     ) -> str:
+        fast = _PY_RENDERERS.get(self.source)
+        if fast is not None and not extra:
+            try:
+                return fast(messages, add_generation_prompt, self.bos_token, self.eos_token)
+            except (LookupError, TypeError, AttributeError):
+                pass  # not the normalised shape the functions expect: Jinja renders it, or says what is wrong
         template = _compile(self.source, self.source in _BUILTIN_SOURCES)
         from jinja2 import TemplateError  # loaded by _compile; imported lazily so `import hf_endpoint` stays cheap
 
@@ -210,6 +217,9 @@ BUILTIN_TEMPLATES: dict[str, ChatTemplate] = {
     ),
 }
 _BUILTIN_SOURCES = frozenset(t.source for t in BUILTIN_TEMPLATES.values())
+# The same templates as Python functions (same text, ~1 us instead of ~11 us), found by source: a ChatTemplate
+# made from a built-in's source with other special tokens is rendered by them too.
+_PY_RENDERERS = {t.source: RENDERERS[name] for name, t in BUILTIN_TEMPLATES.items()}
 
 # model_id patterns, first match wins. Base models of a family fall back to the question/answer layout.
 _FAMILIES: tuple[tuple[str, str], ...] = (
