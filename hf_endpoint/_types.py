@@ -7,9 +7,10 @@ Every model ignores unknown fields and treats missing keys as null, so that resp
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, field_validator, model_validator
+from pydantic_core import core_schema
 
 from ._render import render_chat_completion_html
 
@@ -73,6 +74,23 @@ def _none_as_empty_list(v: Any) -> Any:
     return [] if v is None else v
 
 
+class _NullAsEmpty:
+    """``Annotated[list[X], NULL_AS_EMPTY]``: a JSON null reads as ``[]``, inside pydantic-core.
+
+    (A ``mode="before"`` validator would do the same in Python, but to call it pydantic-core first turns the whole
+    JSON list into Python dicts and then validates those again: 24 us instead of 16 us for a 20-token
+    ``/generate`` answer with details.)
+    """
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            _none_as_empty_list, core_schema.nullable_schema(handler(source))
+        )
+
+
+NULL_AS_EMPTY = _NullAsEmpty()
+
+
 # --------------------------------------------------------------------------------------------- native route
 
 
@@ -90,11 +108,9 @@ class BestOfSequence(_Model):
     finish_reason: str
     generated_tokens: int
     seed: int | None = None
-    prefill: list[Token] = Field(default_factory=list)
-    tokens: list[Token] = Field(default_factory=list)
+    prefill: Annotated[list[Token], NULL_AS_EMPTY] = Field(default_factory=list)
+    tokens: Annotated[list[Token], NULL_AS_EMPTY] = Field(default_factory=list)
     top_tokens: list[list[Token]] | None = None
-
-    _none_is_empty = field_validator("prefill", "tokens", mode="before")(_none_as_empty_list)
 
 
 class Details(_Model):
@@ -103,12 +119,10 @@ class Details(_Model):
     finish_reason: str
     generated_tokens: int
     seed: int | None = None
-    prefill: list[Token] = Field(default_factory=list)
-    tokens: list[Token] = Field(default_factory=list)
+    prefill: Annotated[list[Token], NULL_AS_EMPTY] = Field(default_factory=list)
+    tokens: Annotated[list[Token], NULL_AS_EMPTY] = Field(default_factory=list)
     top_tokens: list[list[Token]] | None = None
     best_of_sequences: list[BestOfSequence] | None = None
-
-    _none_is_empty = field_validator("prefill", "tokens", mode="before")(_none_as_empty_list)
 
 
 class GenerateResponse(_Model):
@@ -208,10 +222,8 @@ class TopLogprob(_Model):
 class TokenLogprob(_Model):
     token: str
     logprob: float | None = None
-    top_logprobs: list[TopLogprob] = Field(default_factory=list)
+    top_logprobs: Annotated[list[TopLogprob], NULL_AS_EMPTY] = Field(default_factory=list)
     id: int | None = None
-
-    _none_is_empty = field_validator("top_logprobs", mode="before")(_none_as_empty_list)
 
 
 class ChoiceLogprobs(_Model):
