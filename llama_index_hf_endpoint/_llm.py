@@ -128,6 +128,7 @@ class HFEndpoint(GrammarStructuredLLM):
     _options: dict[str, Any] = PrivateAttr(default_factory=dict)
     _info: Info | None = PrivateAttr(default=None)
     _info_known: bool = PrivateAttr(default=False)
+    _payload_memo: tuple[tuple[Any, ...], dict[str, Any]] | None = PrivateAttr(default=None)
 
     def __init__(self, base_url: str, *, api_key: str | Secret | None = None, **kwargs: Any) -> None:
         # (a dict, because mypy sees pydantic's synthesized __init__ of the base class, which lacks base_url)
@@ -207,12 +208,21 @@ class HFEndpoint(GrammarStructuredLLM):
 
     def to_payload(self) -> dict[str, Any]:
         """What callback and instrumentation events record about this LLM (never the key or headers)."""
-        if not self._info_known and not _in_event_loop():
+        private = self.__pydantic_private__
+        assert private is not None
+        if not private["_info_known"] and not _in_event_loop():
             # Sync callers: fetch /info now (once; the client asks it anyway on route "auto"). Inside an event
             # loop a sync request would block it, so async callers record what is known until their own fetch.
             with contextlib.suppress(HFEndpointError):
                 self._set_info(self._client.info())
-        return {"class_name": self.class_name(), **self._metadata_for(self._info).model_dump()}
+        # LlamaIndex asks for this on every call (its callback decorators), and building LLMMetadata and dumping it
+        # costs ~6 us: remembered for as long as what it is made of stays the same; each caller gets its own dict.
+        key = (private["_info"], self.max_tokens, self.context_window, self.model)
+        memo = private["_payload_memo"]
+        if memo is None or memo[0] != key:
+            memo = private["_payload_memo"] = (key, {"class_name": self.class_name(),
+                                                     **self._metadata_for(private["_info"]).model_dump()})  # fmt: skip
+        return dict(memo[1])
 
     def _set_info(self, info: Info | None) -> None:
         if info is None and self.context_window is None:

@@ -75,6 +75,15 @@ def test_payload(make_llm: Any) -> None:
     assert KEY not in json.dumps(payload)
 
 
+def test_payload_follows_changed_fields(make_llm: Any) -> None:
+    llm = make_llm()
+    first = llm.to_payload()
+    first["num_output"] = -1  # each caller gets its own dict
+    assert llm.to_payload()["num_output"] != -1
+    llm.max_tokens, llm.context_window = 77, 1000
+    assert (llm.to_payload()["num_output"], llm.to_payload()["context_window"]) == (77, 1000)
+
+
 async def test_payload_in_an_event_loop_makes_no_blocking_request(make_llm: Any, scripted: LocalServer) -> None:
     llm = make_llm()
     assert llm.to_payload()["model_name"] == "unknown"  # not known yet, and not fetched with a blocking call
