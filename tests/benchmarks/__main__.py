@@ -1,4 +1,4 @@
-"""``python -m tests.benchmarks [--quick] [--json PATH] [--clients ids] [--no-imports]``."""
+"""``python -m tests.benchmarks [--quick] [--json PATH] [--clients ids] [--no-imports] [--gc-freeze] [--instructions]``."""
 
 from __future__ import annotations
 

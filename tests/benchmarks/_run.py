@@ -609,7 +609,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gc-freeze", action="store_true",
                         help="workers call gc.freeze() after warm-up: full collections then skip the libraries' "
                              "import-time objects (what a long-running service can do; see the README)")  # fmt: skip
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions per request under valgrind instead (steady from run to run; "
+                             "default clients: raw and our transport)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.instructions:
+        from ._instructions import main as instructions
+
+        return instructions([c for c in args.clients.split(",") if c])
     started = time.perf_counter()
     wanted = [c for c in args.clients.split(",") if c] or list(CLIENTS)
     unknown = [c for c in wanted if c not in CLIENTS]
