@@ -263,7 +263,7 @@ class AsyncTGIClient(ClientBase):
         headers = self._core.header_items(request)
         start = time.monotonic()
         attempt = 0
-        wait = RetryWait(self._core.retry.cold_start_timeout)
+        wait: RetryWait | None = None  # made at the first retry (most requests have none)
         try:
             while True:
                 retry_after = None
@@ -277,7 +277,8 @@ class AsyncTGIClient(ClientBase):
                         raise err from exc
                 else:
                     if r.status < 400:
-                        wait.close(woke=True)
+                        if wait is not None:
+                            wait.close(woke=True)
                         return r
                     async with r:
                         content = await r.read()
@@ -288,11 +289,14 @@ class AsyncTGIClient(ClientBase):
                 if delay is None:
                     raise self._core.retry.exhausted(err, elapsed, attempt + 1)
                 # A TTY shows cold starts as a ticking "elapsed / budget" line; logs get one warning per retry.
+                if wait is None:
+                    wait = RetryWait(self._core.retry.cold_start_timeout)
                 for pause in wait.pauses(err, attempt, elapsed, delay):
                     await asyncio.sleep(pause)
                 attempt += 1
         finally:
-            wait.close()
+            if wait is not None:
+                wait.close()
 
 
 async def _events(raw: aiohttp.ClientResponse, url: str) -> AsyncIterator[bytes]:

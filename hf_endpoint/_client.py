@@ -202,7 +202,7 @@ class TGIClient(ClientBase):
         headers = self._core.header_items(request)
         start = time.monotonic()
         attempt = 0
-        wait = RetryWait(self._core.retry.cold_start_timeout)
+        wait: RetryWait | None = None  # made at the first retry (most requests have none)
         try:
             while True:
                 retry_after = None
@@ -224,7 +224,8 @@ class TGIClient(ClientBase):
                     err = APIConnectionError(f"connection failed: {_reason(exc)}", error_type="connection", url=url)
                 else:
                     if r.status_code < 400:
-                        wait.close(woke=True)
+                        if wait is not None:
+                            wait.close(woke=True)
                         return r
                     err = error_from_response(r.status_code, r.content, request_id=r.headers.get("x-request-id"),
                                               url=url)  # fmt: skip
@@ -235,11 +236,14 @@ class TGIClient(ClientBase):
                 if delay is None:
                     raise self._core.retry.exhausted(err, elapsed, attempt + 1)
                 # A TTY shows cold starts as a ticking "elapsed / budget" line; logs get one warning per retry.
+                if wait is None:
+                    wait = RetryWait(self._core.retry.cold_start_timeout)
                 for pause in wait.pauses(err, attempt, elapsed, delay):
                     time.sleep(pause)
                 attempt += 1
         finally:
-            wait.close()
+            if wait is not None:
+                wait.close()
 
 
 def _events(raw: requests.Response, url: str) -> Iterator[bytes]:

@@ -69,7 +69,7 @@ T_co = TypeVar("T_co", covariant=True)
 _URL_SUFFIXES = ("/v1/chat/completions", "/v1/completions", "/generate_stream", "/generate", "/v1")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # (not frozen: see Request)
 class Response:
     """A complete (non-stream) HTTP answer."""
 
@@ -89,7 +89,7 @@ class StreamConverter(Protocol[T_co]):
     def finish(self) -> Sequence[T_co]: ...
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # (not frozen: see Request)
 class Plan(Generic[T]):
     """A request and the pure functions that interpret what comes back."""
 
@@ -277,6 +277,18 @@ class ClientCore:
         """Pick the route for a chat call (after ``/info`` was asked when the route is ``auto``)."""
         if self.route != "auto":
             return self.route
+        # The choice depends only on what is known of the server: made once per (info, tools or not).
+        key = (self.info_cache, self.template, has_tools)
+        memo = self._route_memo
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        route = self._choose_auto_route(has_tools)
+        self._route_memo = (key, route)
+        return route
+
+    _route_memo: tuple[tuple[Any, ...], Literal["chat", "generate"]] | None = None
+
+    def _choose_auto_route(self, has_tools: bool) -> Literal["chat", "generate"]:
         info = self.info_cache
         if self.template is not None:
             return self._log_route("generate", "a chat template was given, so the prompt is formatted here")

@@ -73,8 +73,14 @@ def normalize_stop(stop: Any, max_stop_sequences: int | None) -> list[str] | Non
     return list(stops)
 
 
+_SAMPLING = frozenset({"temperature", "top_p", "typical_p", "top_k", "repetition_penalty", "frequency_penalty",
+                       "seed"})  # fmt: skip
+
+
 def normalize_sampling(params: dict[str, Any]) -> None:
     """OpenAI-style sampling values -> TGI's, in place: ``temperature=0`` means greedy, ``top_p=1`` means off."""
+    if _SAMPLING.isdisjoint(params):
+        return  # (none given, as on most calls: skip the lookups)
     temperature = params.get("temperature")
     if temperature is not None:
         t = _number("temperature", temperature)

@@ -39,7 +39,7 @@ __all__ = [
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # (not frozen: a frozen dataclass is built 3x slower, on every request; never mutated)
 class Request:
     """One HTTP request, as data. ``body`` is the JSON document (``None`` for GET)."""
 
