@@ -79,18 +79,19 @@ def _mistral(messages: Messages, generation_prompt: bool, bos: str, eos: str) ->
     return "".join(out)
 
 
+def _role_turns(messages: Messages, head: str, tail: str, close: str, prompt: str) -> str:
+    # The layout zephyr, chatml and phi-3 share: head + role + tail, the text, the end-of-turn marker.
+    return "".join([*(f"{head}{m['role']}{tail}{_text(m)}{_calls(m)}{close}" for m in messages), prompt])
+
+
 def _zephyr(messages: Messages, generation_prompt: bool, bos: str, eos: str) -> str:
-    out = [f"<|{m['role']}|>\n{_text(m)}{_calls(m)}{eos}\n" for m in messages]
-    if generation_prompt:
-        out.append("<|assistant|>\n")
-    return "".join(out)
+    return _role_turns(messages, "<|", "|>\n", f"{eos}\n", "<|assistant|>\n" if generation_prompt else "")
 
 
 def _chatml(messages: Messages, generation_prompt: bool, bos: str, eos: str) -> str:
-    out = [f"<|im_start|>{m['role']}\n{_text(m)}{_calls(m)}<|im_end|>\n" for m in messages]
-    if generation_prompt:
-        out.append("<|im_start|>assistant\n")
-    return "".join(out)
+    return _role_turns(
+        messages, "<|im_start|>", "\n", "<|im_end|>\n", "<|im_start|>assistant\n" if generation_prompt else ""
+    )
 
 
 def _gemma(messages: Messages, generation_prompt: bool, bos: str, eos: str) -> str:
@@ -108,10 +109,7 @@ def _gemma(messages: Messages, generation_prompt: bool, bos: str, eos: str) -> s
 
 
 def _phi3(messages: Messages, generation_prompt: bool, bos: str, eos: str) -> str:
-    out = [f"<|{m['role']}|>\n{_text(m)}{_calls(m)}<|end|>\n" for m in messages]
-    if generation_prompt:
-        out.append("<|assistant|>\n")
-    return "".join(out)
+    return _role_turns(messages, "<|", "|>\n", "<|end|>\n", "<|assistant|>\n" if generation_prompt else "")
 
 
 def _qa(messages: Messages, generation_prompt: bool, bos: str, eos: str) -> str:
