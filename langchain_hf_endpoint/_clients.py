@@ -103,6 +103,11 @@ def served_model(client: TGIClient | AsyncTGIClient) -> str | None:
 
 def known_served_model(settings: ClientSettings) -> str | None:
     """The served model id if a client for ``settings`` already learned it; never creates a client or a request."""
+    # This thread's async client or the sync one, looked up directly (asked by LangChain's tracing on every call);
+    # the other threads' clients only when neither knows.
+    for client in (_async_clients.get((settings, threading.get_ident())), _sync_clients.get(settings)):
+        if client is not None and client.served_model:
+            return client.served_model
     with _lock:
         clients: list[TGIClient | AsyncTGIClient] = [c for k, c in _async_clients.items() if k[0] == settings]
         sync = _sync_clients.get(settings)

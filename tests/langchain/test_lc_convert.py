@@ -5,12 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+    convert_to_openai_messages,
+)
 
 from hf_endpoint import ChatCompletion, ChatCompletionChunk
-from langchain_hf_endpoint._convert import StreamAccumulator, completion_to_result, normalize_tool_choice
+from langchain_hf_endpoint._convert import (
+    StreamAccumulator,
+    completion_to_result,
+    normalize_tool_choice,
+    to_openai_messages,
+)
 
 USAGE = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
 
@@ -154,3 +167,19 @@ def test_normalize_tool_choice(choice: Any, expected: Any) -> None:
 def test_normalize_tool_choice_rejects(choice: Any) -> None:
     with pytest.raises(ValueError, match="tool_choice"):
         normalize_tool_choice(choice, ["f", "g"])
+
+
+_MESSAGE = st.one_of(
+    st.builds(HumanMessage, content=st.text(max_size=8), name=st.none() | st.text(min_size=1, max_size=4)),
+    st.builds(SystemMessage, content=st.text(max_size=8)),
+    st.builds(HumanMessage, content=st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": st.text()}))),
+    st.builds(AIMessage, content=st.text(max_size=8)),
+    st.builds(ToolMessage, content=st.text(max_size=8), tool_call_id=st.text(min_size=1, max_size=4)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_MESSAGE, max_size=4))
+def test_messages_convert_as_langchain_converts_them(messages: list[BaseMessage]) -> None:
+    """Plain text messages take a shortcut; the result is always langchain-core's own conversion."""
+    assert to_openai_messages(messages) == convert_to_openai_messages(messages, text_format="string")
