@@ -285,13 +285,9 @@ class NativeChatStreamConverter:
         # event or any event that does not fit takes the full path (parse_stream_event), with its own errors.
         self._light = _text_event_validator().validate_json if not (plan.want_logprobs or plan.tools_mode) else None
 
-    def _text_chunk(self, piece: str) -> ChatCompletionChunk:
+    def _text_chunk(self, piece: str, logprobs: ChoiceLogprobs | None = None) -> ChatCompletionChunk:
         delta = trusted(ChoiceDelta, {"role": "assistant", "content": piece, "tool_calls": None})
-        choice = trusted(ChunkChoice, {"index": 0, "delta": delta, "finish_reason": None, "logprobs": None})
-        return trusted(ChatCompletionChunk, {
-            "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.plan.model,
-            "system_fingerprint": None, "choices": [choice], "usage": None,
-        })  # fmt: skip
+        return self._chunk(delta, logprobs=logprobs)
 
     def _chunk(self, delta: ChoiceDelta, finish: str | None = None, logprobs: ChoiceLogprobs | None = None,
                usage: Usage | None = None) -> ChatCompletionChunk:  # fmt: skip
@@ -327,8 +323,7 @@ class NativeChatStreamConverter:
             if self.plan.want_logprobs and not token.special:
                 lp = ChoiceLogprobs.model_construct(content=[_logprob(token, event.top_tokens)])
             if piece or lp is not None:
-                delta = trusted(ChoiceDelta, {"role": "assistant", "content": piece, "tool_calls": None})
-                out.append(self._chunk(delta, logprobs=lp))
+                out.append(self._text_chunk(piece, lp))
         if event.generated_text is None:
             return out
         self.done = True
