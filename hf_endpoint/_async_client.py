@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 import aiohttp
 
 from ._base import ClientBase
-from ._chat_route import assign
 from ._core import ClientCore, Plan, Response, Route, check_response
 from ._errors import APIConnectionError, APITimeoutError, HFEndpointError, IncompleteStreamError
 from ._progress import RetryWait
@@ -34,6 +33,7 @@ from ._types import (
     Info,
     StreamResponse,
     TokenizedToken,
+    assign,
 )
 
 __all__ = ["AsyncTGIClient"]

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from random import getrandbits
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from ._errors import ResponseError
 from ._protocol import StopTrimmer, error_from_event, normalize_finish_reason, parse_json, strip_stop
@@ -29,6 +29,7 @@ from ._types import (
     ChunkChoice,
     FunctionCall,
     ToolCall,
+    assign,
 )
 
 __all__ = ["ChatStreamConverter", "build_chat_body", "parse_chat_completion"]
@@ -141,13 +142,6 @@ def parse_chat_completion(
         message, reason = finish_message(choice.message, choice.finish_reason, stops)
         assign(choice, message=message, finish_reason=reason)
     return result
-
-
-def assign(model: BaseModel, **values: Any) -> None:
-    """``model.name = value`` for each, as pydantic does it for our models (no validate_assignment, no frozen or
-    private fields): into ``__dict__`` and ``model_fields_set``, without ``BaseModel.__setattr__``'s dispatch."""
-    model.__dict__.update(values)
-    model.__pydantic_fields_set__.update(values)
 
 
 class ChatStreamConverter:

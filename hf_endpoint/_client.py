@@ -11,7 +11,6 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from ._base import ClientBase
-from ._chat_route import assign
 from ._core import ClientCore, Plan, Response, Route, check_response
 from ._errors import APIConnectionError, APITimeoutError, HFEndpointError, IncompleteStreamError
 from ._progress import RetryWait
@@ -25,6 +24,7 @@ from ._types import (
     Info,
     StreamResponse,
     TokenizedToken,
+    assign,
 )
 
 __all__ = ["TGIClient"]

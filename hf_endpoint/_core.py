@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from . import __about__
 from ._auth import Secret, resolve_token
-from ._chat_route import ChatStreamConverter, assign, build_chat_body, parse_chat_completion
+from ._chat_route import ChatStreamConverter, build_chat_body, parse_chat_completion
 from ._errors import (
     ContextWindowExceededError,
     HFEndpointError,
@@ -56,6 +56,7 @@ from ._types import (
     Info,
     StreamResponse,
     TokenizedToken,
+    assign,
 )
 
 __all__ = ["ClientCore", "Plan", "Response", "Route"]

@@ -69,6 +69,13 @@ def trusted(cls: type[M], values: dict[str, Any]) -> M:
     return m
 
 
+def assign(model: BaseModel, **values: Any) -> None:
+    """``model.name = value`` for each, as pydantic does it for our models (no validate_assignment, no frozen or
+    private fields): into ``__dict__`` and ``model_fields_set``, without ``BaseModel.__setattr__``'s dispatch."""
+    model.__dict__.update(values)
+    model.__pydantic_fields_set__.update(values)
+
+
 def _none_as_empty_list(v: Any) -> Any:
     # The recordings (pydantic dumps) write null where TGI leaves a list empty or out.
     return [] if v is None else v

@@ -14,10 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hf_endpoint import HFEndpointError
-from hf_endpoint._chat_route import assign
 from hf_endpoint._native_chat import NativeChatPlan, NativeChatStreamConverter
 from hf_endpoint._protocol import StopTrimmer
-from hf_endpoint._types import ChatCompletion, ChatCompletionChunk, ChoiceDelta, ChunkChoice, trusted
+from hf_endpoint._types import ChatCompletion, ChatCompletionChunk, ChoiceDelta, ChunkChoice, assign, trusted
 
 
 class _ReferenceTrimmer:
