@@ -465,29 +465,49 @@ class _RawEvents(Raw):
         with self.session.post(url, data=self._body(True, big), headers=_HEADERS, stream=True) as r:
             r.raise_for_status()
             for line in r.iter_lines():
-                if line.startswith(b"data:") and line[5:].strip() != b"[DONE]":
-                    choices = json.loads(line[5:])["choices"]
-                    if choices and choices[0]["delta"].get("content"):
-                        yield choices[0]["delta"]["content"]
+                text = _delta_text(line)
+                if text:
+                    yield text
 
     async def adeltas(self, big: bool) -> Any:
         url = (self.big if big else self.small) + self.stream_path
         async with self._asession().post(url, data=self._body(True, big), headers=_HEADERS) as r:
             r.raise_for_status()
             async for line in r.content:
-                if line.startswith(b"data:") and line[5:].strip() != b"[DONE]":
-                    choices = json.loads(line[5:])["choices"]
-                    if choices and choices[0]["delta"].get("content"):
-                        yield choices[0]["delta"]["content"]
+                text = _delta_text(line)
+                if text:
+                    yield text
 
 
-class LangChainRawFloor(Client):
+def _delta_text(line: bytes) -> str | None:
+    """The delta text of one SSE line of a chat stream (None for other lines and empty deltas)."""
+    if not line.startswith(b"data:") or line[5:].strip() == b"[DONE]":
+        return None
+    choices = json.loads(line[5:])["choices"]
+    return choices[0]["delta"].get("content") if choices else None
+
+
+class _OverRaw(Client):
+    """A framework's own class over the raw baseline's requests (``self.raw``): the floor of that framework's
+    adapters."""
+
+    kind = "floor"
+
+    def setup(self, small: str, big: str) -> None:
+        super().setup(small, big)
+        self.raw = _RawEvents()
+        self.raw.setup(small, big)
+
+    async def aclose(self) -> None:
+        await self.raw.aclose()
+
+
+class LangChainRawFloor(_OverRaw):
     """LangChain over raw HTTP: a ``BaseChatModel`` whose methods are the raw baseline's requests plus the least
     conversion LangChain needs (text into ``AIMessage`` / ``AIMessageChunk``). No LangChain adapter can cost less;
     ours minus this is what our transport and conversions add."""
 
     name = "langchain-core over raw requests / aiohttp"
-    kind = "floor"
     package = "langchain-core"
     label = "BaseChatModel whose _generate/_stream/... are the raw baseline's calls (json.loads, no checks)"
 
@@ -497,9 +517,7 @@ class LangChainRawFloor(Client):
         from langchain_core.messages import AIMessage, AIMessageChunk
         from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-        raw = _RawEvents()
-        raw.setup(small, big)
-        self.raw = raw
+        raw = self.raw
 
         class RawModel(BaseChatModel):
             big: bool = False
@@ -527,16 +545,12 @@ class LangChainRawFloor(Client):
     call, stream, acall, astream = (OursLangChain.call, OursLangChain.stream,  # type: ignore[assignment]
                                     OursLangChain.acall, OursLangChain.astream)  # fmt: skip
 
-    async def aclose(self) -> None:
-        await self.raw.aclose()
 
-
-class LlamaIndexRawFloor(Client):
+class LlamaIndexRawFloor(_OverRaw):
     """LlamaIndex over raw HTTP: an LLM whose callback-decorated chat methods are the raw baseline's requests
     (``ChatResponse`` with the message so far and the delta per chunk). No LlamaIndex adapter can cost less."""
 
     name = "llama-index-core over raw requests / aiohttp"
-    kind = "floor"
     package = "llama-index-core"
     label = "LLM whose chat/stream_chat/achat/astream_chat are the raw baseline's calls"
 
@@ -545,9 +559,7 @@ class LlamaIndexRawFloor(Client):
         from llama_index.core.llms import ChatMessage, ChatResponse, CustomLLM, LLMMetadata
         from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 
-        raw = _RawEvents()
-        raw.setup(small, big)
-        self.raw = raw
+        raw = self.raw
 
         class RawLLM(CustomLLM):
             big: bool = False
@@ -597,9 +609,6 @@ class LlamaIndexRawFloor(Client):
 
     call, stream, acall, astream = (OursLlamaIndex.call, OursLlamaIndex.stream,  # type: ignore[assignment]
                                     OursLlamaIndex.acall, OursLlamaIndex.astream)  # fmt: skip
-
-    async def aclose(self) -> None:
-        await self.raw.aclose()
 
 
 # ---------------------------------------------------------------------------------------------------------- peers

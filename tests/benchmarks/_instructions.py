@@ -13,7 +13,6 @@ without start-up, imports and warm-up. Both runs go in parallel (one per core). 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -29,35 +28,20 @@ SCENARIOS = {"sequential": (20, 220), "2000-token stream": (1, 4), "50 in flight
 
 
 def probe(client_id: str, scenario: str, n: int, small: str, big: str) -> None:
-    """Run in a valgrind'd interpreter: set the client up, warm it up, then make ``n`` requests (or streams)."""
-    from ._clients import CLIENTS
+    """Run in a valgrind'd interpreter: set the client up, warm it up, then make ``n`` requests (or streams), with
+    the benchmark worker's own loops."""
+    from ._worker import Worker
 
-    client = CLIENTS[client_id]()
-    client.setup(small, big)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-
-    async def in_flight(total: int) -> None:
-        left = total
-
-        async def worker() -> None:
-            nonlocal left
-            while left > 0:
-                left -= 1
-                await client.acall()
-
-        await asyncio.gather(*(worker() for _ in range(50)))
-
+    worker = Worker()
+    worker.setup(client_id, small, big)
     if scenario == "50 in flight":
-        loop.run_until_complete(in_flight(100))
-        loop.run_until_complete(in_flight(n))
+        worker.concurrent(100, 50)
+        worker.concurrent(n, 50)
     elif scenario == "sequential":
-        for _ in range(20 + n):
-            client.call()
+        worker.seq(20 + n)
     else:
-        client.stream(big=False)
-        for _ in range(n):
-            client.stream(big=True)
+        worker.client.stream(big=False)
+        worker.stream(n)
 
 
 def _count(client_id: str, scenario: str, n: int, small: str, big: str, env: dict[str, str]) -> int:
@@ -96,12 +80,13 @@ def measure(clients: list[str], small: str, big: str, env: dict[str, str]) -> di
 
 def table(results: dict[str, dict[str, float]]) -> str:
     from ._clients import CLIENTS
+    from ._run import _baseline
 
     def cell(client_id: str, scenario: str) -> str:
         value = results.get(client_id, {}).get(scenario)
         if value is None:
             return "-"
-        base = results.get("raw" if CLIENTS[client_id].route == "chat" else "raw-generate", {}).get(scenario)
+        base = results.get(_baseline(client_id, ""), {}).get(scenario)
         ratio = f" ({value / base:.2f}x)" if base else ""
         return f"{value / 1000:,.0f} k{ratio}"
 
