@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
-from hf_endpoint.cli import main
+from ._command import add_arguments, run
 
 if __name__ == "__main__":
-    sys.exit(main(["serve", *sys.argv[1:]]))
+    parser = argparse.ArgumentParser(prog="python -m hf_endpoint.server", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    sys.exit(run(parser.parse_args()))

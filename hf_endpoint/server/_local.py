@@ -282,7 +282,7 @@ class LocalServer:
             raise ValueError(f"control route {method} {path}: {exc.code} {detail}") from None
 
     def configure(self, **faults: Any) -> dict[str, Any]:
-        """Merge fault/reply settings (see ``hf_endpoint.server.FAULT_FIELDS``); returns the config."""
+        """Merge fault/reply settings (see ``hf_endpoint.server.testing``); returns the config."""
         result: dict[str, Any] = self._control("POST", "config", faults)["config"]
         return result
 

@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from .._progress import ByteProgress
+from .._terminal import ByteProgress
 
 __all__ = ["cache_dir", "model_path"]
 

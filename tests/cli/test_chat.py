@@ -17,7 +17,7 @@ from typing import IO, Any
 import pytest
 
 from hf_endpoint import TGIClient
-from hf_endpoint._chat_cli import PROMPT, chat_loop
+from hf_endpoint.cli._chat import PROMPT, chat_loop
 from hf_endpoint.server import LocalServer
 
 REPLY = "Hello from the scripted backend."

@@ -66,7 +66,7 @@ def test_the_all_extra_provides_what_the_demo_imports() -> None:
         own = req.name == project["name"]
         wanted += [r for extra in sorted(req.extras) for r in extras[extra]] if own else [str(req)]
     provided = _closure(wanted)
-    source = (ROOT / "hf_endpoint" / "_demo.py").read_text()
+    source = (ROOT / "hf_endpoint" / "cli" / "_demo.py").read_text()
     imported = {
         (alias.name if isinstance(node, ast.Import) else node.module or "").split(".")[0]
         for node in ast.walk(ast.parse(source))

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from hf_endpoint import AsyncTGIClient, EndpointUnavailableError, RateLimitError, TGIClient
-from hf_endpoint._progress import ProgressLine, RetryWait, is_tty
+from hf_endpoint._progress import RetryWait
+from hf_endpoint._terminal import ProgressLine, is_tty
 from hf_endpoint.server import LocalServer
 from hf_endpoint.server._model_file import _assemble
 

@@ -14,8 +14,9 @@ import aiohttp
 import pytest
 import requests
 
-from hf_endpoint.cli import build_parser, main
-from hf_endpoint.server import FAULT_FIELDS, LocalServer, ServerStartError
+import hf_endpoint.server
+from hf_endpoint.server import LocalServer, ServerStartError
+from hf_endpoint.server.testing import FAULT_FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,8 +45,10 @@ def test_in_process_server_lifecycle() -> None:
         requests.get(server.url if server._url else "http://127.0.0.1:9/health", timeout=2)
 
 
-def test_fault_fields_are_documented() -> None:
+def test_fault_fields_are_documented_as_testing_switches_apart_from_the_public_api() -> None:
     assert {"cold_start", "status", "stream_error", "drop_after", "reset", "legacy", "mode"} <= set(FAULT_FIELDS)
+    assert hf_endpoint.server.__all__ == ["LocalServer", "ServerStartError"]
+    assert not hasattr(hf_endpoint.server, "FAULT_FIELDS")
 
 
 async def test_async_context_manager() -> None:
@@ -98,39 +101,6 @@ def test_subprocess_start_failure_includes_stderr() -> None:
         pass
 
 
-def test_cli_parser_has_serve_flags() -> None:
-    args = build_parser().parse_args(["serve", "--backend", "scripted", "--port", "0", "--api-key", "k"])
-    assert (args.backend, args.host, args.port, args.api_key, args.max_total_tokens) == (
-        "scripted",
-        "127.0.0.1",
-        0,
-        "k",
-        4096,
-    )
-    assert build_parser().parse_args(["serve"]).backend == "tiny"
-
-
-def test_cli_serve_prints_url_and_stops_cleanly_on_sigterm() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hf_endpoint.cli", "serve", "--backend", "scripted", "--port", "0", "--api-key", "k3y"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(),
-        cwd=ROOT,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert line.startswith("hf-endpoint serve: listening on http://127.0.0.1:")
-    assert "(backend scripted, model hf-endpoint/scripted)" in line
-    url = line.split("listening on ", 1)[1].split()[0]
-    assert requests.get(url + "/health", timeout=10).status_code == 200
-    process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=30)
-    assert process.returncode == 0
-    assert "k3y" not in line + out + err
-
-
 def test_cli_sigint_exits_zero() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "hf_endpoint.server", "--backend", "scripted", "--port", "0"],
@@ -161,12 +131,6 @@ def test_missing_local_extra_explains_how_to_install(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert 'pip install "hf-endpoint[local]"' in result.stderr
-
-
-def test_main_returns_exit_code_for_missing_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "xllamacpp", None)  # makes `import xllamacpp` fail
-    monkeypatch.delitem(sys.modules, "hf_endpoint.server._tiny", raising=False)
-    assert main(["serve", "--backend", "tiny", "--port", "0"]) == 2
 
 
 def test_importing_the_package_is_lazy() -> None:

@@ -19,7 +19,7 @@ QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 
 def _docs() -> list[str]:
-    text = resources.files("hf_endpoint").joinpath("data/docs.txt").read_text(encoding="utf-8")
+    text = resources.files("hf_endpoint.cli").joinpath("data/docs.txt").read_text(encoding="utf-8")
     return [line for line in text.splitlines() if line.strip()]
 
 

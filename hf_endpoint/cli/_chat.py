@@ -16,8 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
-from ._client import TGIClient
-from ._errors import HFEndpointError
+from hf_endpoint import HFEndpointError, TGIClient
 
 __all__ = ["add_arguments", "chat_loop", "run"]
 

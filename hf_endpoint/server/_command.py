@@ -1,7 +1,8 @@
-"""The ``hf-endpoint`` command line.
+"""The ``serve`` command: its arguments and run loop, for ``hf-endpoint serve`` and ``python -m hf_endpoint.server``.
 
-Subcommands live in ``COMMANDS``: each is ``(name, help, add_arguments, run)``, so adding one
-(``demo``, ``chat``) is a few lines. ``main`` returns the exit code instead of exiting, for tests.
+They live here, in the server, so that ``python -m hf_endpoint.server`` (how ``LocalServer(subprocess=True)``
+starts a child) needs nothing outside this subpackage: the command-line app imports this module, never the
+other way round.
 """
 
 from __future__ import annotations
@@ -11,15 +12,14 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+from ._local import API_KEY_ENV
 
-API_KEY_ENV = "HF_ENDPOINT_SERVE_API_KEY"
+__all__ = ["add_arguments", "run"]
 
 
-def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend",
         choices=("tiny", "scripted"),
@@ -57,22 +57,9 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from hf_endpoint.server._serve import MissingExtraError, start_server
+    from ._serve import OPTIONS, MissingExtraError, start_server  # aiohttp's server loads only to serve
 
-    options: dict[str, Any] = {
-        key: getattr(args, key)
-        for key in (
-            "max_total_tokens",
-            "max_input_tokens",
-            "model_id",
-            "threads",
-            "model_path",
-            "reply",
-            "n_tokens",
-            "token_delay",
-            "mode",
-        )
-    }
+    options: dict[str, Any] = {key: getattr(args, key) for key in sorted(OPTIONS)}
     try:
         running = await start_server(args.backend, host=args.host, port=args.port, api_key=args.api_key, **options)
     except MissingExtraError as exc:
@@ -97,63 +84,9 @@ async def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_serve(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT or SIGTERM; returns the exit code."""
     try:
         return asyncio.run(_serve(args))
     except KeyboardInterrupt:
         return 0
-
-
-Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
-
-
-def _add_demo_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--url", default=None, help="endpoint or TGI server URL (default: $HF_ENDPOINT_URL, else the local tiny model)"
-    )
-
-
-def _run_demo(args: argparse.Namespace) -> int:
-    from hf_endpoint._demo import run_demo
-
-    return run_demo(args.url)
-
-
-def _add_chat_arguments(parser: argparse.ArgumentParser) -> None:
-    from hf_endpoint._chat_cli import add_arguments
-
-    add_arguments(parser)
-
-
-def _run_chat(args: argparse.Namespace) -> int:
-    from hf_endpoint._chat_cli import run
-
-    return run(args)
-
-
-COMMANDS: list[Command] = [
-    ("serve", "run a local TGI-protocol server", _add_serve_arguments, _run_serve),
-    ("demo", "the transport, LangChain and LlamaIndex end to end", _add_demo_arguments, _run_demo),
-    ("chat", "an interactive streaming chat in the terminal", _add_chat_arguments, _run_chat),
-]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hf-endpoint", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    for name, help_text, add_arguments, run in COMMANDS:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        add_arguments(sub)
-        sub.set_defaults(run=run)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
-    args = build_parser().parse_args(argv)
-    run: Callable[[argparse.Namespace], int] = args.run
-    return run(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
