@@ -228,7 +228,7 @@ class TGIClient(ClientBase):
                             wait.close(woke=True)
                         return r
                     err = error_from_response(r.status_code, r.content, request_id=r.headers.get("x-request-id"),
-                                              url=url)  # fmt: skip
+                                              url=url, hints=self._core.auth_hints)  # fmt: skip
                     retry_after = parse_retry_after(r.headers.get("retry-after"))
                     r.close()
                 elapsed = time.monotonic() - start

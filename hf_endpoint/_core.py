@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from . import __about__
-from ._auth import Secret, resolve_token
+from ._auth import Secret, auth_hints, resolve_token
 from ._chat_route import ChatStreamConverter, build_chat_body, parse_chat_completion
 from ._errors import (
     ContextWindowExceededError,
@@ -199,7 +199,7 @@ class ClientCore:
             raise InvalidRequestError(f"max_retries={max_retries!r} is invalid: a whole number >= 0")
         self.base_url = normalize_base_url(base_url)
         self.host = urlsplit(self.base_url).hostname or ""
-        self.token = resolve_token(api_key)
+        found = self.token = resolve_token(api_key)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.retry = RetryPolicy(max_retries=max_retries, cold_start_timeout=cold_start_timeout)
@@ -225,6 +225,8 @@ class ClientCore:
         if self.token is not None:
             base_headers["Authorization"] = f"Bearer {self.token.get_secret_value()}"
         self.headers = base_headers
+        #: What a 401/403 adds to the server's message: whether a token was sent, and from where.
+        self.auth_hints = auth_hints(found, sent=self.token is not None, host=self.host)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, route={self.route!r})"

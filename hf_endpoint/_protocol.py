@@ -163,8 +163,10 @@ def make_error(
     error_type: str | None = None,
     request_id: str | None = None,
     url: str | None = None,
+    hints: Mapping[int, str] | None = None,
 ) -> HFEndpointError:
-    """The exception for a server error, by ``error_type`` first, then by HTTP status."""
+    """The exception for a server error, by ``error_type`` first, then by HTTP status. ``hints`` replace the
+    generic advice for a status (the client's word on its token for 401/403)."""
     if error_type in ("validation", None) and status in (400, 422, None):
         ctx = _context_error(message, status, error_type, request_id, url)
         if ctx is not None:
@@ -182,14 +184,19 @@ def make_error(
             cls = ServerError if status >= 500 else APIStatusError
     if cls is None:
         cls = APIStatusError
-    hint = _HINTS.get(status or 0)
+    hint = (hints or {}).get(status or 0) or _HINTS.get(status or 0)
     if hint and hint not in message:
         message = f"{message}: {hint}" if message else hint
     return cls(message, status_code=status, error_type=error_type, request_id=request_id, url=url)
 
 
 def error_from_response(
-    status: int, body: bytes, *, request_id: str | None = None, url: str | None = None
+    status: int,
+    body: bytes,
+    *,
+    request_id: str | None = None,
+    url: str | None = None,
+    hints: Mapping[int, str] | None = None,
 ) -> HFEndpointError:
     """Map an error response (TGI JSON, OpenAI-style JSON, plain text or empty) to an exception."""
     message, error_type = "", None
@@ -204,7 +211,7 @@ def error_from_response(
     if not message:
         # Plain-text bodies (axum extractor errors, proxies) are kept whole, cut to a readable length.
         message = text[:2000] if text else _default_message(status)
-    return make_error(message, status=status, error_type=error_type, request_id=request_id, url=url)
+    return make_error(message, status=status, error_type=error_type, request_id=request_id, url=url, hints=hints)
 
 
 def _default_message(status: int) -> str:

@@ -55,3 +55,11 @@ def tiny_server() -> Iterator[LocalServer]:
 @pytest.fixture(scope="session")
 def tiny_url(tiny_server: LocalServer) -> str:
     return tiny_server.url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_saved_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A token the developer saved with `hf auth login` is not read by the suite (tests of it set their own)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_TOKEN_PATH", str(tmp_path_factory.mktemp("hf") / "no-token"))
+        yield

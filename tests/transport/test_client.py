@@ -325,7 +325,7 @@ def test_completion_reads_huggingface_api_key(monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setenv("HUGGINGFACE_API_KEY", "wrong")
         from hf_endpoint import AuthenticationError
 
-        with pytest.raises(AuthenticationError, match="check the token") as info:
+        with pytest.raises(AuthenticationError, match="refused the token from the HUGGINGFACE_API_KEY variable") as info:
             completion(model=f"huggingface/{srv.url}", messages=HI)
         assert info.value.status_code == 401 and "wrong" not in str(info.value)
 

@@ -81,8 +81,8 @@ def test_429_exhausted(twin: Twin, srv: LocalServer) -> None:
 
 CASES = [
     (400, "text/plain", "Bad Request: Invalid state", EndpointPausedError, "paused"),
-    (401, "text/plain", "", AuthenticationError, "check the token"),
-    (403, "text/plain", "Forbidden", AuthenticationError, "lacks access"),
+    (401, "text/plain", "", AuthenticationError, "no token was sent"),
+    (403, "text/plain", "Forbidden", AuthenticationError, "no token was sent"),
     (404, "text/plain", "Not Found", NotFoundError, "check the endpoint URL"),
     (413, "text/plain", "Payload Too Large", BadRequestError, "payload limit"),
     (422, "text/plain", "Failed to deserialize the JSON body into the target type: stop: invalid type",
