@@ -282,8 +282,10 @@ class AsyncTGIClient(ClientBase):
                         return r
                     async with r:
                         content = await r.read()
-                    err = error_from_response(r.status, content, request_id=r.headers.get("x-request-id"), url=url,
-                                              hints=self._core.auth_hints)  # fmt: skip
+                    err = (request.error_map or error_from_response)(
+                        r.status, content, request_id=r.headers.get("x-request-id"), url=url,
+                        hints=self._core.auth_hints,
+                    )
                     retry_after = parse_retry_after(r.headers.get("retry-after"))
                 elapsed = time.monotonic() - start
                 delay = self._core.retry.delay(err, attempt, elapsed, retry_after)

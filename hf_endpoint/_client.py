@@ -227,8 +227,10 @@ class TGIClient(ClientBase):
                         if wait is not None:
                             wait.close(woke=True)
                         return r
-                    err = error_from_response(r.status_code, r.content, request_id=r.headers.get("x-request-id"),
-                                              url=url, hints=self._core.auth_hints)  # fmt: skip
+                    err = (request.error_map or error_from_response)(
+                        r.status_code, r.content, request_id=r.headers.get("x-request-id"), url=url,
+                        hints=self._core.auth_hints,
+                    )
                     retry_after = parse_retry_after(r.headers.get("retry-after"))
                     r.close()
                 elapsed = time.monotonic() - start

@@ -17,11 +17,14 @@
         ├── NotFoundError                404
         ├── RateLimitError               429 `overloaded`
         ├── GenerationError              424, 500 `generation` / `incomplete_generation`
+        ├── ModelTypeError               424 (TEI `Backend`): the served model cannot do this call (embed on a reranker)
         ├── EndpointUnavailableError     502, 503, 504 (cold start, scale-to-zero, proxy)
         │   └── ColdStartTimeoutError    still unavailable when the cold-start budget ran out
         └── ServerError                  any other 5xx
 
 Errors inside an HTTP 200 stream (both TGI shapes) raise the same types as the HTTP statuses they stand for.
+TEI's errors (capitalised ``error_type``, the flat ``/v1/embeddings`` shape, axum's plain-text rejections) map into
+the same tree. A batched call that fails names the inputs the failed request held (``inputs``).
 Messages never contain the API key: only the server's own message, the status and the URL path.
 """
 
@@ -41,6 +44,7 @@ __all__ = [
     "HFEndpointError",
     "IncompleteStreamError",
     "InvalidRequestError",
+    "ModelTypeError",
     "NotFoundError",
     "RateLimitError",
     "RequestValidationError",
@@ -55,7 +59,11 @@ class HFEndpointError(Exception):
     Attributes: ``status_code`` (HTTP status, or the status an in-stream error stands for; ``None`` when no
     response came), ``error_type`` (TGI's ``error_type``, e.g. ``"validation"``), ``message`` (the server's
     own message, or ours), ``request_id`` (the ``x-request-id`` response header, when sent) and ``url``.
+    ``inputs``: for a call split into several requests (TEI's ``embed``, ``rerank``, ...), the indices of the
+    caller's inputs that the failed request held; nothing of the call is returned.
     """
+
+    inputs: range | None = None
 
     def __init__(
         self,
@@ -167,6 +175,12 @@ class RateLimitError(APIStatusError):
 
 class GenerationError(APIStatusError):
     """424 or 500 during generation (TGI ``generation``, ``incomplete_generation``)."""
+
+
+class ModelTypeError(APIStatusError):
+    """The endpoint's model cannot do this call: an embedding call on a reranker or classifier, ``rerank`` on an
+    embedding model, ``embed_sparse`` without SPLADE pooling (TEI's 424 ``Backend`` error, or found in ``/info``
+    before sending). The message names the call, and the adapter class, that fit the served model."""
 
 
 class EndpointUnavailableError(APIStatusError):

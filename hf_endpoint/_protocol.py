@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ._errors import (
     APIStatusError,
@@ -29,6 +29,7 @@ from ._errors import (
 )
 
 __all__ = [
+    "ErrorMap",
     "Request",
     "error_from_event",
     "error_from_response",
@@ -39,15 +40,25 @@ __all__ = [
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
+class ErrorMap(Protocol):
+    """Reads an error answer (status, body) into an exception: :func:`error_from_response` (TGI, OpenAI-style
+    engines), or a protocol's own (TEI: ``hf_endpoint._tei_errors``)."""
+
+    def __call__(self, status: int, body: bytes, *, request_id: str | None = ..., url: str | None = ...,
+                 hints: Mapping[int, str] | None = ...) -> HFEndpointError: ...  # fmt: skip
+
+
 @dataclass(slots=True)  # (not frozen: a frozen dataclass is built 3x slower, on every request; never mutated)
 class Request:
-    """One HTTP request, as data. ``body`` is the JSON document (``None`` for GET)."""
+    """One HTTP request, as data. ``body`` is the JSON document (``None`` for GET). ``error_map`` reads its error
+    answers (None: :func:`error_from_response`), so the shells raise each protocol's own errors, and retry by them."""
 
     method: str
     path: str
     body: Any = None
     stream: bool = False
     extra_headers: tuple[tuple[str, str], ...] = ()
+    error_map: ErrorMap | None = None
 
     def encoded_body(self) -> bytes | None:
         if self.body is None:

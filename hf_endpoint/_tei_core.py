@@ -1,0 +1,322 @@
+"""TEI calls as batches of plans (pure): what :class:`TEIClient` and :class:`AsyncTEIClient` share.
+
+Each call checks its inputs, refuses what ``/info`` says the served model cannot do, splits the inputs into
+requests that fit the server (:mod:`hf_endpoint._batching`) and returns a :class:`Batch`: one plan per request and
+the function that puts their results together in input order. The shells only run the plans (the sync one in
+turn, the async one concurrently under ``max_concurrency``) and call ``combine``.
+
+Routes: ``"tei"`` (TEI's own ``/embed``, ``/rerank``, ...), ``"openai"`` (``/v1/embeddings``, for vLLM, Infinity,
+llama.cpp and other OpenAI-compatible embedding servers: ``embed`` only), or ``"auto"``: ``"tei"`` when ``GET
+/info`` answers with TEI's ``model_type``, else ``"openai"``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from ._batching import DEFAULT_PAYLOAD_LIMIT, json_size, plan_batches, reassemble, token_estimate
+from ._core import Plan, Response
+from ._errors import HFEndpointError, InvalidRequestError, NotFoundError
+from ._protocol import ErrorMap, Request, parse_json
+from ._tei_errors import Call, check_model_type, tei_error
+from ._tei_protocol import (
+    check_pairs,
+    check_texts,
+    embed_body,
+    merge_ranks,
+    openai_embeddings_body,
+    parse_embeddings,
+    parse_openai_embeddings,
+    parse_predictions,
+    parse_ranks,
+    parse_similarity,
+    parse_sparse,
+    parse_tokens,
+    predict_body,
+    rerank_body,
+    similarity_body,
+    tokenize_body,
+)
+from ._tei_types import Prediction, Rank, SparseValue, TEIInfo, TEIToken
+
+__all__ = ["Batch", "TEIOptions", "TEIPlanner", "TEIRoute"]
+
+logger = logging.getLogger("hf_endpoint")
+
+TEIRoute = Literal["auto", "tei", "openai"]
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Inputs a request when the server does not say (TEI's own ``--max-client-batch-size`` default).
+DEFAULT_BATCH_SIZE = 32
+
+
+@dataclass(frozen=True, slots=True)
+class TEIOptions:
+    """How TEI calls are made (validated once, when the client is made).
+
+    - ``route``: ``"tei"``, ``"openai"`` or ``"auto"`` (see the module's docstring).
+    - ``max_batch_size``: at most this many inputs a request; None: the server's ``max_client_batch_size`` from
+      ``/info`` (32 when it has none). A larger value than the server's is lowered to the server's.
+    - ``payload_limit``: the server's ``--payload-limit`` in bytes (TEI's default, 2,000,000; ``/info`` does not
+      show it): every request body is kept within it.
+    - ``max_concurrency``: requests of one call in flight at once (async client). 4 keeps a GPU server's queue fed
+      (the next batch is tokenized and queued while one runs) without one call taking a shared endpoint's whole
+      ``max_concurrent_requests`` (512 permits, one per input: 4 requests of 32 hold 128).
+    - ``model``: the ``model`` field of ``/v1/embeddings`` requests (TEI ignores it; vLLM and others may need it).
+    """
+
+    route: TEIRoute = "auto"
+    max_batch_size: int | None = None
+    payload_limit: int = DEFAULT_PAYLOAD_LIMIT
+    max_concurrency: int = 4
+    model: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.route not in ("auto", "tei", "openai"):
+            raise InvalidRequestError(f"route={self.route!r} is invalid: use 'auto', 'tei' or 'openai'")
+        for name in ("max_batch_size", "payload_limit", "max_concurrency"):
+            value = getattr(self, name)
+            if value is None and name == "max_batch_size":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidRequestError(f"{name}={value!r} is invalid: a whole number >= 1")
+        if self.payload_limit < 1024:
+            raise InvalidRequestError(f"payload_limit={self.payload_limit} is too small to send a request (bytes)")
+
+
+@dataclass(slots=True)
+class Batch(Generic[T, R]):
+    """One call: a plan per request (each parses to one result per input it holds) and how to put them together.
+
+    ``chunks[i]`` is the range of the caller's inputs ``plans[i]`` holds, so that a failed request can say which.
+    """
+
+    plans: list[Plan[list[T]]]
+    chunks: list[range]
+    total: int
+    combine: Callable[[list[list[T]]], R]
+
+
+class TEIPlanner:
+    """Plans TEI calls from :class:`TEIOptions` and what the server said in ``/info`` (the only state here)."""
+
+    def __init__(self, options: TEIOptions) -> None:
+        self.options = options
+        self.info: TEIInfo | None = None
+        self.info_known = options.route == "openai"  # that route needs no /info
+        self.route: Literal["tei", "openai"] = "openai" if options.route == "openai" else "tei"
+
+    def __repr__(self) -> str:
+        return f"TEIPlanner(route={self.route!r}, info_known={self.info_known})"
+
+    # ------------------------------------------------------------------------------------------ server facts
+
+    def info_plan(self) -> Plan[TEIInfo | None]:
+        """``GET /info``: a :class:`TEIInfo` when the server is TEI (its ``model_type``), else None."""
+
+        def parse(resp: Response) -> TEIInfo | None:
+            doc = parse_json(resp.body, "/info", resp.url)
+            if not isinstance(doc, Mapping) or not isinstance(doc.get("model_type"), Mapping):
+                return None
+            return TEIInfo.model_validate(doc)
+
+        return Plan(Request("GET", "/info", error_map=self._error_map("/info")), parse=parse)
+
+    @staticmethod
+    def info_missing(err: HFEndpointError) -> bool:
+        """An error on ``GET /info`` that means "no /info here" (an OpenAI-compatible engine), not a failure."""
+        return isinstance(err, NotFoundError) or (err.status_code in (400, 405) and not err.error_type)
+
+    def set_info(self, info: TEIInfo | None) -> None:
+        self.info = info
+        self.info_known = True
+        if self.options.route == "auto":
+            self.route = "tei" if info is not None else "openai"
+            why = f"TEI {info.version or ''} /info" if info is not None else "no TEI /info (an OpenAI-compatible API)"
+            logger.info("hf_endpoint: embeddings use route %r: %s", self.route, why)
+
+    def batch_size(self, reserve: int = 0) -> int:
+        server = self.info.max_client_batch_size if self.info is not None else None
+        chosen = [n for n in (self.options.max_batch_size, server) if n]
+        return max(1, (min(chosen) if chosen else DEFAULT_BATCH_SIZE) - reserve)
+
+    def concurrency(self, chunk: int) -> int:
+        """``max_concurrency``, lowered so that one call's inputs in flight stay within the server's permits
+        (``max_concurrent_requests``, one per input: beyond it TEI answers 429 at once)."""
+        permits = self.info.max_concurrent_requests if self.info is not None else None
+        if permits:
+            return max(1, min(self.options.max_concurrency, permits // max(chunk, 1)))
+        return self.options.max_concurrency
+
+    # ------------------------------------------------------------------------------------------------ calls
+
+    def embed(
+        self,
+        texts: str | Sequence[str],
+        *,
+        normalize: bool | None,
+        truncate: bool | None,
+        truncation_direction: str | None,
+        prompt_name: str | None,
+        dimensions: int | None,
+    ) -> Batch[list[float], list[list[float]]]:
+        items = check_texts(texts)
+        if self.route == "openai":
+            self._openai_refuses(normalize=normalize, truncate=truncate, truncation_direction=truncation_direction,
+                                 prompt_name=prompt_name)  # fmt: skip
+            base = openai_embeddings_body(model=self.options.model or self._served_name(), dimensions=dimensions)
+            return self._split("/v1/embeddings", "openai", base, "input", items, None, _openai_parser)
+        check_model_type("embed", self.info, normalize=normalize)
+        base = embed_body(normalize=normalize, truncate=truncate, truncation_direction=truncation_direction,
+                          prompt_name=prompt_name, dimensions=dimensions)  # fmt: skip
+        return self._split("/embed", "embed", base, "inputs", items, truncate, _parser(parse_embeddings))
+
+    def embed_sparse(
+        self, texts: str | Sequence[str], *, truncate: bool | None, truncation_direction: str | None,
+        prompt_name: str | None,
+    ) -> Batch[list[SparseValue], list[list[SparseValue]]]:  # fmt: skip
+        items = check_texts(texts)
+        self._tei_only("embed_sparse")
+        check_model_type("embed_sparse", self.info)
+        base = embed_body(normalize=None, truncate=truncate, truncation_direction=truncation_direction,
+                          prompt_name=prompt_name, dimensions=None, sparse=True)  # fmt: skip
+        return self._split("/embed_sparse", "embed_sparse", base, "inputs", items, truncate, _parser(parse_sparse))
+
+    def rerank(
+        self, query: str, texts: Sequence[str], *, top_n: int | None, return_text: bool, raw_scores: bool,
+        truncate: bool | None, truncation_direction: str | None = None,
+    ) -> Batch[Rank, list[Rank]]:  # fmt: skip
+        items = [] if isinstance(texts, Sequence) and not isinstance(texts, str) and not texts else check_texts(texts)
+        if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1):
+            raise InvalidRequestError(f"top_n={top_n!r} is invalid: a whole number >= 1, or None for every text")
+        base = rerank_body(query, truncate=truncate, raw_scores=raw_scores, return_text=return_text,
+                           truncation_direction=truncation_direction)  # fmt: skip
+        self._tei_only("rerank")
+        check_model_type("rerank", self.info)
+        extra = token_estimate(json_size(query), None)
+        batch: Batch[Rank, list[Rank]] = self._split(
+            "/rerank", "rerank", base, "texts", items, truncate, _parser(parse_ranks), extra_tokens=extra,
+            combine=lambda chunks, parts: merge_ranks(chunks, parts, top_n),
+        )  # fmt: skip
+        return batch
+
+    def predict(
+        self, inputs: str | Sequence[str | Sequence[str]], *, raw_scores: bool, truncate: bool | None,
+        truncation_direction: str | None,
+    ) -> Batch[list[Prediction], list[list[Prediction]]]:  # fmt: skip
+        items = check_pairs(inputs)
+        self._tei_only("predict")
+        check_model_type("predict", self.info)
+        base = predict_body(truncate=truncate, raw_scores=raw_scores, truncation_direction=truncation_direction)
+        return self._split("/predict", "predict", base, "inputs", items, truncate, _parser(parse_predictions))
+
+    def similarity(
+        self, source_sentence: str, sentences: Sequence[str], *, truncate: bool | None,
+        truncation_direction: str | None, prompt_name: str | None,
+    ) -> Batch[float, list[float]]:  # fmt: skip
+        if not isinstance(source_sentence, str) or not source_sentence:
+            raise InvalidRequestError("source_sentence must be a non-empty string")
+        items = check_texts(sentences, "sentences")
+        self._tei_only("similarity")
+        check_model_type("similarity", self.info)
+        base = similarity_body(truncate=truncate, truncation_direction=truncation_direction, prompt_name=prompt_name)
+
+        def put(body: dict[str, Any], part: list[Any]) -> dict[str, Any]:
+            return {"inputs": {"source_sentence": source_sentence, "sentences": part}, **body}
+
+        extra = token_estimate(json_size(source_sentence), None)  # the source is embedded with every request
+        return self._split("/similarity", "similarity", base, put, items, truncate, _parser(parse_similarity),
+                           reserve=1, extra_tokens=extra)  # fmt: skip
+
+    def tokenize(
+        self, texts: str | Sequence[str], *, add_special_tokens: bool, prompt_name: str | None
+    ) -> Batch[list[TEIToken], list[list[TEIToken]]]:
+        items = check_texts(texts)
+        self._tei_only("tokenize")
+        base = tokenize_body(add_special_tokens=add_special_tokens, prompt_name=prompt_name)
+        return self._split("/tokenize", "tokenize", base, "inputs", items, None, _parser(parse_tokens))
+
+    # ------------------------------------------------------------------------------------------------ internals
+
+    def _split(
+        self,
+        path: str,
+        call: Call,
+        base: dict[str, Any],
+        key: str | Callable[[dict[str, Any], list[Any]], dict[str, Any]],
+        items: list[Any],
+        truncate: bool | None,
+        parse: Callable[[Response, int], list[T]],
+        *,
+        reserve: int = 0,
+        extra_tokens: int = 0,
+        combine: Callable[[list[range], list[list[T]]], R] | None = None,
+    ) -> Batch[T, R]:
+        put = key if callable(key) else (lambda body, part: {**body, key: part})
+        envelope = len(Request("POST", path, put(base, [])).encoded_body() or b"")
+        sizes = [_size(item) for item in items]
+        cap = self.info.max_input_length if (truncate and self.info is not None) else None
+        max_tokens = self.info.max_batch_tokens if self.info is not None else None
+        tokens = [token_estimate(s, cap) + extra_tokens for s in sizes] if max_tokens else None
+        chunks = plan_batches(sizes, max_items=self.batch_size(reserve),
+                              max_bytes=self.options.payload_limit - envelope, tokens=tokens,
+                              max_tokens=max_tokens) if items else []  # fmt: skip
+        errors = self._error_map(path)
+        plans: list[Plan[list[T]]] = []
+        for chunk in chunks:
+            n = len(chunk)
+            request = Request("POST", path, put(base, items[chunk.start : chunk.stop]), error_map=errors)
+            plans.append(Plan(request, parse=(lambda resp, n=n: parse(resp, n))))  # type: ignore[misc]
+        if combine is None:
+            return Batch(plans, chunks, len(items), lambda parts: reassemble(chunks, parts, path))  # type: ignore[arg-type,return-value]
+        final = combine
+        return Batch(plans, chunks, len(items), lambda parts: final(chunks, parts))
+
+    def _error_map(self, path: str) -> ErrorMap:
+        """How the shells read an error answer to ``path``: TEI's shapes, with ``/info``'s model type for the
+        message of a call the model cannot do."""
+
+        def read(status: int, body: bytes, *, request_id: str | None = None, url: str | None = None,
+                 hints: Mapping[int, str] | None = None) -> HFEndpointError:  # fmt: skip
+            return tei_error(status, body, path=path, request_id=request_id, url=url, info=self.info, hints=hints)
+
+        return read
+
+    def _tei_only(self, call: str) -> None:
+        if self.route == "openai":
+            raise InvalidRequestError(
+                f"{call}() needs TEI's own routes, and this server has none (no TEI /info; route="
+                f"{self.options.route!r}): only embed() works here, through /v1/embeddings"
+            )
+
+    def _openai_refuses(self, **given: Any) -> None:
+        used = sorted(name for name, value in given.items() if value not in (None, False))
+        if used:
+            raise InvalidRequestError(
+                f"{', '.join(used)} cannot be sent on the /v1/embeddings route (OpenAI's embeddings API has no such "
+                "field): leave it out, or use a TEI server (route='tei' or 'auto')"
+            )
+
+    def _served_name(self) -> str | None:
+        return None
+
+
+def _size(item: str | list[str]) -> int:
+    if isinstance(item, str):
+        return json_size(item)
+    return sum(json_size(part) for part in item) + len(item) + 1  # [a,b]
+
+
+def _parser(parse: Callable[[bytes, str | None], list[T]]) -> Callable[[Response, int], list[T]]:
+    def run(resp: Response, n: int) -> list[T]:
+        return parse(resp.body, resp.url)
+
+    return run
+
+
+def _openai_parser(resp: Response, n: int) -> list[list[float]]:
+    return parse_openai_embeddings(resp.body, n, resp.url)

@@ -1,0 +1,136 @@
+"""The batch planner, property-tested: every input exactly once, in order, and every request within each limit."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from hf_endpoint import InvalidRequestError, ResponseError
+from hf_endpoint._batching import json_size, plan_batches, reassemble, token_estimate
+from hf_endpoint._tei_core import TEIOptions, TEIPlanner
+from hf_endpoint._tei_types import TEIInfo
+
+# Quotes, backslashes, control characters and non-ASCII text: their JSON sizes differ from their lengths.
+texts_st = st.lists(st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=120), max_size=150)
+
+
+def planner(batch: int, max_tokens: int | None, payload: int, max_input: int = 64, **options: Any) -> TEIPlanner:
+    p = TEIPlanner(TEIOptions(payload_limit=payload, **options))
+    p.set_info(TEIInfo.model_validate({"model_type": {"embedding": {"pooling": "mean"}}, "max_client_batch_size": batch,
+                                       "max_batch_tokens": max_tokens, "max_input_length": max_input}))  # fmt: skip
+    return p
+
+
+def encoded(plan: Any) -> bytes:
+    body: bytes = plan.request.encoded_body()
+    return body
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    texts=texts_st,
+    batch=st.integers(1, 40),
+    max_tokens=st.none() | st.integers(1, 3000),
+    payload=st.integers(1024, 6000),
+    truncate=st.booleans(),
+)
+def test_embed_batches_keep_order_and_respect_every_limit(
+    texts: list[str], batch: int, max_tokens: int | None, payload: int, truncate: bool
+) -> None:
+    p = planner(batch, max_tokens, payload)
+    too_big = any(json_size(t) + len(b'{"truncate":false,"inputs":[]}') > payload for t in texts)
+    if too_big:  # only when one input cannot fit a request on its own
+        with pytest.raises(InvalidRequestError, match="payload limit"):
+            p.embed(texts, normalize=None, truncate=truncate, truncation_direction=None, prompt_name=None,
+                    dimensions=None)  # fmt: skip
+        return
+    plan = p.embed(texts, normalize=None, truncate=truncate, truncation_direction=None, prompt_name=None,
+                   dimensions=None)  # fmt: skip
+    sent: list[str] = []
+    for chunk, req_plan in zip(plan.chunks, plan.plans, strict=True):
+        body = encoded(req_plan)
+        inputs = req_plan.request.body["inputs"]
+        assert 1 <= len(inputs) <= batch
+        assert len(body) <= payload
+        assert inputs == texts[chunk.start : chunk.stop]
+        if max_tokens is not None and len(inputs) > 1:
+            cap = 64 if truncate else None
+            assert sum(token_estimate(json_size(t), cap) for t in inputs) <= max_tokens
+        sent.extend(inputs)
+    assert sent == texts  # every input exactly once, in order
+    assert [c.start for c in plan.chunks] == sorted(c.start for c in plan.chunks)
+    fake = [[[float(i)] for i in c] for c in plan.chunks]  # one "vector" per input: its own index
+    assert plan.combine(fake) == [[float(i)] for i in range(len(texts))]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    query=st.text(min_size=1, max_size=50),
+    texts=texts_st,
+    batch=st.integers(1, 40),
+    payload=st.integers(2048, 6000),
+)
+def test_rerank_and_similarity_batches_repeat_the_query_and_cover_every_text(
+    query: str, texts: list[str], batch: int, payload: int
+) -> None:
+    p = planner(batch, None, payload)
+    p.info = TEIInfo.model_validate({"model_type": {"reranker": {}}, "max_client_batch_size": batch})
+    try:
+        ranks = p.rerank(query, texts, top_n=None, return_text=False, raw_scores=False, truncate=None)
+    except InvalidRequestError:
+        return
+    got: list[str] = []
+    for plan in ranks.plans:
+        assert plan.request.body["query"] == query and len(encoded(plan)) <= payload
+        assert len(plan.request.body["texts"]) <= batch
+        got.extend(plan.request.body["texts"])
+    assert got == texts
+    assume(batch > 1)
+    p.info = TEIInfo.model_validate({"model_type": {"embedding": {}}, "max_client_batch_size": batch})
+    try:
+        sim = p.similarity(query, texts, truncate=None, truncation_direction=None, prompt_name=None) if texts else None
+    except InvalidRequestError:
+        return
+    if sim is not None:
+        for plan in sim.plans:  # TEI counts the source sentence in the batch: sentences + 1 <= limit
+            assert len(plan.request.body["inputs"]["sentences"]) + 1 <= batch and len(encoded(plan)) <= payload
+
+
+@given(sizes=st.lists(st.integers(1, 50), max_size=200), max_items=st.integers(1, 10), room=st.integers(50, 400))
+def test_plan_batches_is_a_greedy_partition(sizes: list[int], max_items: int, room: int) -> None:
+    chunks = plan_batches(sizes, max_items=max_items, max_bytes=room)
+    assert [i for c in chunks for i in c] == list(range(len(sizes)))
+    for c in chunks:
+        assert len(c) <= max_items and sum(sizes[i] for i in c) + len(c) - 1 <= room
+    for a, b in itertools.pairwise(chunks):  # greedy: the next input did not fit the previous request
+        assert len(a) == max_items or sum(sizes[i] for i in a) + len(a) + sizes[b.start] > room
+
+
+def test_an_input_larger_than_the_payload_limit_is_refused_naming_it() -> None:
+    p = planner(32, None, 2000)
+    with pytest.raises(InvalidRequestError, match="input 1 is 3,002 bytes"):
+        p.embed(["ok", "x" * 3000], normalize=None, truncate=None, truncation_direction=None, prompt_name=None,
+                dimensions=None)  # fmt: skip
+
+
+def test_defaults_when_the_server_says_nothing() -> None:
+    p = TEIPlanner(TEIOptions())
+    p.set_info(TEIInfo.model_validate({"model_type": {"embedding": {}}}))  # an old TEI: no limits in /info
+    plan = p.embed([f"t{i}" for i in range(65)], normalize=None, truncate=None, truncation_direction=None,
+                   prompt_name=None, dimensions=None)  # fmt: skip
+    assert [len(c) for c in plan.chunks] == [32, 32, 1]
+    p = TEIPlanner(TEIOptions(max_batch_size=8))
+    p.set_info(TEIInfo.model_validate({"model_type": {"embedding": {}}, "max_client_batch_size": 32}))
+    assert p.batch_size() == 8 and p.concurrency(8) == 4
+    p.set_info(TEIInfo.model_validate({"model_type": {"embedding": {}}, "max_client_batch_size": 4,
+                                       "max_concurrent_requests": 8}))  # fmt: skip
+    assert p.batch_size() == 4 and p.concurrency(4) == 2  # 2 requests of 4 inputs hold the server's 8 permits
+
+
+def test_reassemble_refuses_a_short_answer() -> None:
+    with pytest.raises(ResponseError, match=r"returned 1 results for inputs 2\.\.3"):
+        reassemble([range(0, 2), range(2, 4)], [[1, 2], [3]], "/embed")
