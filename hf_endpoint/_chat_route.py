@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ._errors import ResponseError
+from ._errors import HFEndpointError, LengthLimitError, ResponseError
 from ._protocol import StopTrimmer, error_from_event, normalize_finish_reason, parse_json, strip_stop
 from ._types import (
     ChatCompletion,
@@ -32,7 +32,7 @@ from ._types import (
     assign,
 )
 
-__all__ = ["ChatStreamConverter", "build_chat_body", "parse_chat_completion"]
+__all__ = ["ChatStreamConverter", "build_chat_body", "cut_tool_call_error", "parse_chat_completion"]
 
 _FALLBACK_TOOLS = frozenset({"no_tool", "notify_error"})
 
@@ -147,8 +147,16 @@ def parse_chat_completion(
 class ChatStreamConverter:
     """Turns the Messages API's SSE data payloads into normalised :class:`ChatCompletionChunk` objects."""
 
-    def __init__(self, *, stops: tuple[str, ...] = (), request_id: str | None = None, url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        stops: tuple[str, ...] = (),
+        request_id: str | None = None,
+        url: str | None = None,
+        max_tokens: int | None = None,
+    ) -> None:
         self.id = new_id()
+        self._max_tokens = max_tokens  # (named in the errors about answers cut off by it)
         self.done = False
         self._url = url
         self._request_id = request_id
@@ -159,11 +167,18 @@ class ChatStreamConverter:
         self._legacy: dict[int, list[str]] = {}  # choice index -> raw argument text of a legacy tool-call stream
         self._template: ChatCompletionChunk | None = None
         self._seen_calls: set[tuple[int, int]] = set()
+        # (choice index, call index) -> the argument pieces so far: a call whose arguments do not parse when its
+        # choice finishes was cut off (TGI >= 3.2 sends no finish_reason for tool calls, so none says "length").
+        self._arguments: dict[tuple[int, int], list[str]] = {}
+        self._answered = False  # a chunk with a choice arrived (usage-only chunks carry no answer)
+        self._completion_tokens: int | None = None
         self.chunks = 0
 
     def feed(self, data: bytes) -> list[ChatCompletionChunk]:
         if data == b"[DONE]":
             self.done = True
+            if not self._answered:
+                raise self._empty_error()
             return self._close()
         if self.done:
             return []
@@ -186,6 +201,10 @@ class ChatStreamConverter:
         if self._template is None:
             self._template = chunk
         choices = chunk.choices
+        if chunk.usage is not None:
+            self._completion_tokens = chunk.usage.completion_tokens
+        if choices:
+            self._answered = True
         for choice in choices:
             self._fix_choice(choice)
         if (
@@ -220,6 +239,7 @@ class ChatStreamConverter:
                         self._seen_calls.add(key)
                         if not piece.id:
                             piece.id = f"call_{uuid.uuid4().hex[:12]}"
+                    self._arguments.setdefault(key, []).append(piece.function.arguments or "")
         if delta.content and (self._stops and index not in self._tool_choices):
             trimmer = self._trimmers.setdefault(index, StopTrimmer(self._stops))
             delta.content = trimmer.feed(delta.content)
@@ -230,11 +250,42 @@ class ChatStreamConverter:
             if index in self._legacy:
                 self._legacy_close(choice)
             reason = normalize_finish_reason(reason)
-            if index in self._tool_choices and reason in ("stop", None):
-                reason = "tool_calls"
+            if index in self._tool_choices:
+                if self._cut_off(index):
+                    reason = "length"
+                elif reason in ("stop", None):
+                    reason = "tool_calls"
             choice.finish_reason = reason
             if reason is not None:
                 self._finished.add(index)
+
+    def _cut_off(self, index: int) -> bool:
+        """Whether a tool call of choice ``index`` stopped before its arguments were complete JSON."""
+        for (choice, _), pieces in self._arguments.items():
+            text = "".join(pieces)
+            if choice == index and text.strip():
+                try:
+                    json.loads(text)
+                except ValueError:
+                    return True
+        return False
+
+    def _empty_error(self) -> ResponseError:
+        """The stream said [DONE] without a single choice: no text, no tool call, no finish_reason."""
+        from ._errors import IncompleteStreamError, LengthLimitError
+
+        limit = self._max_tokens
+        if limit is not None and self._completion_tokens is not None and self._completion_tokens >= limit:
+            # TGI streams a tool call only once its name is complete: one cut off before that streams nothing.
+            return LengthLimitError(
+                f"the answer stopped on the length limit (max_tokens={limit}) after {self._completion_tokens} tokens "
+                "before anything could be streamed (a tool call whose name was not complete); raise max_tokens",
+                url=self._url, request_id=self._request_id,
+            )  # fmt: skip
+        return IncompleteStreamError(
+            "the chat stream ended with [DONE] without any answer (no text, no tool call, no finish_reason); "
+            "the answer is incomplete", url=self._url, request_id=self._request_id,
+        )  # fmt: skip
 
     def _legacy_close(self, choice: ChunkChoice) -> None:
         text = "".join(self._legacy.pop(choice.index))
@@ -288,6 +339,24 @@ class ChatStreamConverter:
             "the answer is incomplete (connection dropped or server failure)",
             url=self._url, request_id=self._request_id,
         )  # fmt: skip
+
+
+def cut_tool_call_error(
+    err: HFEndpointError, *, max_tokens: int | None, stops: tuple[str, ...]
+) -> LengthLimitError | None:
+    """TGI's answer to a non-stream tool call it cannot parse, 422 ``tool_error`` "Failed to parse generated text",
+    as the :class:`LengthLimitError` it stands for. The output is constrained by the tools' grammar, so it only
+    fails to parse when the generation stopped early: on the length limit, or on a stop sequence (then the server's
+    error is left as it is)."""
+    if err.error_type != "tool_error" or "failed to parse generated text" not in err.message.lower() or stops:
+        return None
+    limit = f"max_tokens={max_tokens}" if max_tokens is not None else "the server's default max_new_tokens"
+    out = LengthLimitError(
+        f"the tool call stopped on the length limit ({limit}) before it was complete; raise max_tokens. "
+        f"The server said: {err.message}", status_code=err.status_code, error_type=err.error_type,
+        request_id=err.request_id, url=err.url,
+    )  # fmt: skip
+    return out
 
 
 def tool_call(name: str, arguments: str, call_id: str) -> ToolCall:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from . import __about__
 from ._auth import Secret, auth_hints, resolve_token
-from ._chat_route import ChatStreamConverter, build_chat_body, parse_chat_completion
+from ._chat_route import ChatStreamConverter, build_chat_body, cut_tool_call_error, parse_chat_completion
 from ._errors import (
     ContextWindowExceededError,
     HFEndpointError,
@@ -425,7 +425,7 @@ class ClientCore:
             return out
 
         def converter(request_id: str | None, url: str) -> StreamConverter[ChatCompletionChunk]:
-            return ChatStreamConverter(stops=stops, request_id=request_id, url=url)
+            return ChatStreamConverter(stops=stops, request_id=request_id, url=url, max_tokens=body.get("max_tokens"))
 
         request = Request("POST", "/v1/chat/completions", body, stream=stream)
         clamp = self._clamp_handler(request, parse, converter, "max_tokens")
@@ -434,6 +434,8 @@ class ClientCore:
             fixed = clamp(err)
             if fixed is not None:
                 return fixed
+            if tool_defs and (cut := cut_tool_call_error(err, max_tokens=body.get("max_tokens"), stops=stops)):
+                raise cut from err
             if self.route == "auto" and self._chat_route_missing(err):
                 logger.info(
                     "hf_endpoint: the Messages API failed (%s); formatting the prompt here instead", err.message

@@ -7,7 +7,8 @@
     ├── APIConnectionError               no HTTP response: refused, reset, DNS, TLS
     │   └── APITimeoutError              connect or per-event read timeout
     ├── ResponseError                    a response or stream we cannot use
-    │   └── IncompleteStreamError        the stream ended before its final event
+    │   ├── IncompleteStreamError        the stream ended before its final event
+    │   └── LengthLimitError             stopped on the length limit inside a tool call or structured output
     └── APIStatusError                   the server answered with an error (HTTP status or in-stream event)
         ├── BadRequestError              400, 413, 415
         │   ├── EndpointPausedError      400 "Invalid state": a paused Inference Endpoint
@@ -44,6 +45,7 @@ __all__ = [
     "HFEndpointError",
     "IncompleteStreamError",
     "InvalidRequestError",
+    "LengthLimitError",
     "ModelTypeError",
     "NotFoundError",
     "RateLimitError",
@@ -130,6 +132,16 @@ class ResponseError(HFEndpointError):
 class IncompleteStreamError(ResponseError):
     """The stream ended (or the connection dropped) before its final event; the partial result is not returned
     as if it were complete."""
+
+
+class LengthLimitError(ResponseError):
+    """The generation stopped on the length limit (``finish_reason="length"``, ``max_tokens``) inside a tool call or
+    a structured (JSON) answer, so there is no complete call or object to return; raise ``max_tokens``. A cut-off
+    *text* answer is not an error: it comes back with ``finish_reason="length"``, as OpenAI's do.
+
+    ``partial`` is the text generated before the limit (also in the message, shortened)."""
+
+    partial: str = ""
 
 
 class APIStatusError(HFEndpointError):

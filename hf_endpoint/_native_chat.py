@@ -9,6 +9,7 @@ grammar, to answer ``{"function": {"name": <tool>, "arguments": {...}}}``; with 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from pydantic_core import SchemaValidator
 from typing_extensions import Required, TypedDict
 
 from ._chat_route import finish_message, new_id, tool_call
-from ._errors import IncompleteStreamError, InvalidRequestError, ResponseError
+from ._errors import IncompleteStreamError, InvalidRequestError, LengthLimitError, ResponseError
 from ._params import normalize_stop, text_of
 from ._protocol import StopTrimmer, error_from_event, normalize_finish_reason, parse_json
 from ._templates import ChatTemplate
@@ -227,6 +228,43 @@ def _parse_tool_output(text: str) -> tuple[str, str] | None:
     return name, json.dumps(args, ensure_ascii=False)
 
 
+# The start of the grammar's output, up to the arguments: {"function": {"name": "<tool>", "arguments":
+_CALL_HEAD = re.compile(r'\s*\{\s*"function"\s*:\s*\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"\s*(,\s*"arguments"\s*:\s*)?')
+_CONTENT_HEAD = re.compile(r'\s*\{\s*"content"\s*:\s*"')
+_STRING_BODY = re.compile(r'(?:[^"\\]|\\.)*')
+
+
+def _cut_off_message(text: str, plan: NativeChatPlan) -> ChatMessage:
+    """What a tool-mode answer that stopped on the length limit holds: the call so far (its partial arguments
+    text, finish_reason "length", as the Messages API streams it), or the text of a ``no_tool`` answer so far."""
+    head = _CALL_HEAD.match(text)
+    if head is None:  # not even the tool's name: nothing to return
+        given = plan.parameters.get("max_new_tokens")
+        limit = f"max_tokens={given}" if given is not None else "the server's default max_new_tokens"
+        raise LengthLimitError(
+            f"the answer stopped on the length limit ({limit}) before the model had named a tool or "
+            f"begun its answer: {text[:80]!r}; raise max_tokens"
+        )
+    name = json.loads(f'"{head.group(1)}"')
+    rest = text[head.end() :] if head.group(2) else ""
+    if name != NO_TOOL:
+        return ChatMessage(tool_calls=[tool_call(name, rest, "")])
+    content = _CONTENT_HEAD.match(rest)
+    return ChatMessage(content=_json_string_prefix(rest[content.end() :]) if content else "")
+
+
+def _json_string_prefix(text: str) -> str:
+    """The decoded characters of a JSON string literal's body that was cut off (a partial escape is dropped)."""
+    body = _STRING_BODY.match(text).group()  # type: ignore[union-attr]  # (matches any text, maybe empty)
+    for end in range(len(body), max(len(body) - 6, -1), -1):  # (a partial \uXXXX escape is at most 5 characters)
+        try:
+            value = json.loads(f'"{body[:end]}"')
+        except ValueError:
+            continue
+        return value if isinstance(value, str) else ""
+    return ""
+
+
 def _message_from_text(text: str, plan: NativeChatPlan, finish: str | None) -> ChatMessage:
     if plan.tools_mode:
         parsed = _parse_tool_output(text)
@@ -236,8 +274,9 @@ def _message_from_text(text: str, plan: NativeChatPlan, finish: str | None) -> C
                 content = json.loads(args).get("content", "")
                 return ChatMessage(content=content if isinstance(content, str) else json.dumps(content))
             return ChatMessage(tool_calls=[tool_call(name, args, "")])  # finish_message gives it a unique id
-        if finish != "length":
-            raise ResponseError(f"the model's tool call is not valid JSON: {text[:200]!r}")
+        if finish == "length":
+            return _cut_off_message(text, plan)
+        raise ResponseError(f"the model's tool call is not valid JSON: {text[:200]!r}")
     return trusted(ChatMessage, {"role": "assistant", "content": text, "tool_calls": None})
 
 

@@ -41,6 +41,10 @@ __all__ = [
 #: ``model_provider`` / ``ls_provider``: the name LangChain uses for Hugging Face integrations.
 PROVIDER = "huggingface"
 
+#: The error of a tool call that stopped on the length limit (in ``invalid_tool_calls``).
+CUT_OFF = "the generation stopped on the length limit (finish_reason='length') before the tool call was complete; " \
+    "raise max_tokens"
+
 
 def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     """LangChain messages as OpenAI-shaped dicts, the format the transport takes.
@@ -112,12 +116,18 @@ def _logprobs_dict(logprobs: ChoiceLogprobs | None) -> dict[str, Any] | None:
     return {"content": [t.model_dump(exclude_none=True) for t in logprobs.content]}
 
 
-def _split_tool_calls(calls: Sequence[ToolCall] | None) -> tuple[list[LCToolCall], list[InvalidToolCall]]:
-    """Tool calls whose arguments parse as a JSON object, and the others (kept, with the reason, not dropped)."""
+def _split_tool_calls(
+    calls: Sequence[ToolCall] | None, *, cut_off: bool = False
+) -> tuple[list[LCToolCall], list[InvalidToolCall]]:
+    """Tool calls whose arguments parse as a JSON object, and the others (kept, with the reason, not dropped).
+    With ``cut_off`` (the generation stopped on the length limit) every call is invalid, with its partial text."""
     valid: list[LCToolCall] = []
     invalid: list[InvalidToolCall] = []
     for call in calls or ():
         raw = call.function.arguments
+        if cut_off:
+            invalid.append(invalid_tool_call(name=call.function.name, args=raw, id=call.id, error=CUT_OFF))
+            continue
         try:
             args = json.loads(raw) if raw.strip() else {}
         except ValueError as exc:
@@ -144,7 +154,7 @@ def completion_to_result(completion: ChatCompletion, *, fallback_model: str) -> 
     usage = usage_metadata(completion.usage)
     generations = []
     for choice in completion.choices:
-        calls, invalid = _split_tool_calls(choice.message.tool_calls)
+        calls, invalid = _split_tool_calls(choice.message.tool_calls, cut_off=choice.finish_reason == "length")
         meta = _metadata(model_name, choice.finish_reason, completion.system_fingerprint)
         logprobs = _logprobs_dict(choice.logprobs)
         if logprobs is not None:
@@ -184,6 +194,7 @@ class StreamAccumulator:
         self._model = ""
         self._fingerprint: str | None = None
         self._id: str | None = None
+        self._tool_arguments: dict[int, str] = {}
 
     def feed(self, chunk: ChatCompletionChunk) -> ChatGenerationChunk | None:
         """The LangChain chunk for one transport chunk, or None when it carries nothing to show yet."""
@@ -198,10 +209,10 @@ class StreamAccumulator:
         if choice.finish_reason is not None:
             self._finish_reason = choice.finish_reason
         delta = choice.delta
-        pieces: list[ToolCallChunk] = [
-            tool_call_chunk(name=p.function.name, args=p.function.arguments, id=p.id, index=p.index)
-            for p in delta.tool_calls or ()
-        ]
+        pieces: list[ToolCallChunk] = []
+        for p in delta.tool_calls or ():
+            pieces.append(tool_call_chunk(name=p.function.name, args=p.function.arguments, id=p.id, index=p.index))
+            self._tool_arguments[p.index] = self._tool_arguments.get(p.index, "") + (p.function.arguments or "")
         logprobs = _logprobs_dict(choice.logprobs)
         if not delta.content and not pieces and logprobs is None:
             return None
@@ -218,7 +229,19 @@ class StreamAccumulator:
         return ChatGenerationChunk(message=message)
 
     def finish(self) -> ChatGenerationChunk:
-        """The closing chunk: finish reason, served model name and (with ``stream_usage``) the usage, once."""
+        """The closing chunk: finish reason, served model name and (with ``stream_usage``) the usage, once.
+
+        A tool call that stopped on the length limit raises :class:`~hf_endpoint.LengthLimitError` instead: LangChain
+        adds the streamed chunks up and reads the arguments with a partial-JSON parser, so the cut-off call would
+        come out as a complete one (``{"city": "Par`` as ``{"city": "Par"}``), and a chunk cannot mark it invalid.
+        """
+        if self._finish_reason == "length" and self._tool_arguments:
+            from hf_endpoint import LengthLimitError
+
+            partial = "; ".join(self._tool_arguments.values())
+            error = LengthLimitError(f"{CUT_OFF} (arguments so far: {partial[:120]!r})")
+            error.partial = partial
+            raise error
         model_name = self._model or self._fallback_model
         meta = _metadata(model_name, self._finish_reason, self._fingerprint)
         usage = usage_metadata(self._usage) if self._stream_usage else None

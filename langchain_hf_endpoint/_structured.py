@@ -17,6 +17,7 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import JsonOutputKeyToolsParser, PydanticToolsParser
+from langchain_core.outputs import Generation
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
@@ -26,6 +27,49 @@ __all__ = ["StructuredMethod", "structured_output"]
 
 StructuredMethod = Literal["json_schema", "function_calling", "json_mode"]
 _METHODS = ("json_schema", "function_calling", "json_mode")
+
+
+class _Finished:
+    """Refuses an answer that stopped on the length limit: langchain-core's parsers complete partial JSON
+    (``{"name": "Ada", "bio": "A`` parses as a valid object), so a cut-off answer would come back as a repaired one.
+
+    Checked in ``parse_result``, which the parsers call on every accumulated chunk when streaming too: the finish
+    reason arrives on the last chunk, so a stream yields its partial objects and then raises.
+    """
+
+    def parse_result(self, result: list[Generation], *, partial: bool = False) -> Any:
+        message = getattr(result[0], "message", None) if result else None
+        if message is not None and message.response_metadata.get("finish_reason") == "length":
+            from hf_endpoint import LengthLimitError
+
+            usage = getattr(message, "usage_metadata", None) or {}
+            tokens = f" after {usage['output_tokens']} tokens" if usage.get("output_tokens") else ""
+            text = message.content if isinstance(message.content, str) and message.content else ""
+            calls = getattr(message, "invalid_tool_calls", None) or getattr(message, "tool_call_chunks", None) or []
+            partial_text = text or "".join(str(c.get("args") or "") for c in calls)
+            error = LengthLimitError(
+                f"the generation stopped on the length limit (finish_reason='length'){tokens} before the structured "
+                f"output was complete: {partial_text[:80]!r}; raise max_tokens"
+            )
+            error.partial = partial_text
+            raise error
+        return super().parse_result(result, partial=partial)  # type: ignore[misc]
+
+
+class _JsonParser(_Finished, JsonOutputParser):
+    pass
+
+
+class _PydanticParser(_Finished, PydanticOutputParser):  # type: ignore[type-arg]
+    pass
+
+
+class _KeyToolsParser(_Finished, JsonOutputKeyToolsParser):
+    pass
+
+
+class _PydanticToolsParser(_Finished, PydanticToolsParser):
+    pass
 
 
 def structured_output(
@@ -54,9 +98,9 @@ def structured_output(
         name = convert_to_openai_tool(schema)["function"]["name"]
         bound = llm.bind_tools([schema], tool_choice=name, **tracing)
         if is_pydantic:
-            parser = PydanticToolsParser(tools=[schema], first_tool_only=True)  # type: ignore[list-item]
+            parser = _PydanticToolsParser(tools=[schema], first_tool_only=True)  # type: ignore[list-item]
         else:
-            parser = JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+            parser = _KeyToolsParser(key_name=name, first_tool_only=True)
     else:
         response_format: dict[str, Any]
         if method == "json_schema":
@@ -70,7 +114,7 @@ def structured_output(
             if json_schema is not None:
                 response_format["schema"] = json_schema
         bound = llm.bind(response_format=response_format, **tracing)
-        parser = PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()  # type: ignore[arg-type]
+        parser = _PydanticParser(pydantic_object=schema) if is_pydantic else _JsonParser()  # type: ignore[arg-type]
 
     if not include_raw:
         return bound | parser

@@ -90,6 +90,20 @@ def assistant_message(content: str | None, calls: list[_Call]) -> ChatMessage:
     return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=extra)
 
 
+def cut_off_error(calls: list[_Call]) -> Exception:
+    """A tool call that stopped on the length limit: an error, never a call (``tool_selections`` would complete its
+    partial arguments, and an agent would run the tool with them)."""
+    from hf_endpoint import LengthLimitError
+
+    partial = "; ".join(f"{c.name}({c.arguments})" for c in calls)
+    error = LengthLimitError(
+        "the generation stopped on the length limit (finish_reason='length') before the tool call was complete: "
+        f"{partial[:120]!r}; raise max_tokens"
+    )
+    error.partial = partial
+    return error
+
+
 def chat_response(completion: ChatCompletion) -> ChatResponse:
     """A whole chat result -> ``ChatResponse`` (tool calls, logprobs, usage)."""
     if not completion.choices:
@@ -100,6 +114,8 @@ def chat_response(completion: ChatCompletion) -> ChatResponse:
         _Call(tc.id or f"call_{i}", tc.function.name, tc.function.arguments)
         for i, tc in enumerate(choice.message.tool_calls or ())
     ]
+    if calls and choice.finish_reason == "length":
+        raise cut_off_error(calls)
     return ChatResponse(
         message=assistant_message(choice.message.content, calls),
         raw=completion.model_dump(),
@@ -121,6 +137,7 @@ class StreamAccumulator:
         self.calls: dict[int, _Call] = {}
         self.logprobs: list[list[LogProb]] = []
         self.usage: Usage | None = None
+        self.finish_reason: str | None = None
         self._pending: ChatCompletionChunk | None = None
 
     def feed(self, chunk: ChatCompletionChunk) -> ChatResponse | None:
@@ -130,6 +147,8 @@ class StreamAccumulator:
             self.usage = chunk.usage
         if chunk.choices:
             choice = chunk.choices[0]
+            if choice.finish_reason is not None:
+                self.finish_reason = choice.finish_reason
             delta = choice.delta.content or ""
             self.text += delta
             for piece in choice.delta.tool_calls or ():
@@ -141,6 +160,8 @@ class StreamAccumulator:
                     call.name = piece.function.name
                 call.arguments += piece.function.arguments or ""
             self.logprobs.extend(logprobs_of(choice.logprobs))
+            if self.finish_reason == "length" and self.calls:
+                raise cut_off_error([self.calls[i] for i in sorted(self.calls)])
         if delta or changed or (not chunk.choices and chunk.usage is not None):
             self._pending = None
             return self._response(chunk, delta)
@@ -154,12 +175,15 @@ class StreamAccumulator:
 
     def _response(self, chunk: ChatCompletionChunk, delta: str) -> ChatResponse:
         calls = [self.calls[i] for i in sorted(self.calls)]
+        extra = usage_kwargs(self.usage)
+        if self.finish_reason:  # (the last response's raw is often the usage chunk, which has no finish reason)
+            extra["finish_reason"] = self.finish_reason  # type: ignore[assignment]
         return ChatResponse(
             message=assistant_message(self.text, calls),
             delta=delta,
             raw=chunk.model_dump(),
             logprobs=list(self.logprobs) or None,
-            additional_kwargs=usage_kwargs(self.usage),
+            additional_kwargs=extra,
         )
 
 

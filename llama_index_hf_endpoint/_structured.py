@@ -41,6 +41,24 @@ def _schema_kwargs(llm_kwargs: dict[str, Any] | None, output_cls: type[Any]) -> 
     return kwargs
 
 
+def _check_finished(output_cls: type[Any], response: ChatResponse | None) -> None:
+    """A streamed structured answer whose generation stopped on the length limit: its last partial object was
+    completed by the partial-JSON parser, so the stream ends with an error instead of passing it off as whole."""
+    if response is not None and response.additional_kwargs.get("finish_reason") == "length":
+        raise _cut_off(output_cls, response.message.content or "")
+
+
+def _cut_off(output_cls: type[Any], text: str) -> Exception:
+    from hf_endpoint import LengthLimitError
+
+    error = LengthLimitError(
+        f"the {output_cls.__name__} JSON was cut off by the token limit (finish_reason='length') before it was "
+        f"complete; raise max_tokens (got {len(text)} characters: {text[:80]!r}...)"
+    )
+    error.partial = text
+    return error
+
+
 def _parse(output_cls: type[Model], response: ChatResponse) -> Model:
     """The reply as ``output_cls``; a reply cut off by the token limit gets an error that says so."""
     text = response.message.content or ""
@@ -50,10 +68,7 @@ def _parse(output_cls: type[Model], response: ChatResponse) -> Model:
         raw = response.raw if isinstance(response.raw, dict) else {}
         choices = raw.get("choices") or [{}]
         if choices[0].get("finish_reason") == "length":
-            raise ValueError(
-                f"the {output_cls.__name__} JSON was cut off by the token limit before it was complete; "
-                f"raise max_tokens (got {len(text)} characters: {text[:80]!r}...)"
-            ) from exc
+            raise _cut_off(output_cls, text) from exc
         raise
 
 
@@ -109,9 +124,11 @@ class GrammarStructuredLLM(FunctionCallingLLM):
 
         messages = self._extend_messages(prompt.format_messages(**prompt_args))
         current: Any = None
-        for response in self.stream_chat(messages, **_schema_kwargs(llm_kwargs, output_cls)):
-            current = process_streaming_content_incremental(response, output_cls, current)
+        last: ChatResponse | None = None
+        for last in self.stream_chat(messages, **_schema_kwargs(llm_kwargs, output_cls)):
+            current = process_streaming_content_incremental(last, output_cls, current)
             yield current
+        _check_finished(output_cls, last)
 
     async def _structured_astream_call(
         self,
@@ -129,8 +146,10 @@ class GrammarStructuredLLM(FunctionCallingLLM):
 
         async def gen() -> AsyncGenerator[Model | list[Model] | FlexibleModel | list[FlexibleModel], None]:
             current: Any = None
-            async for response in stream:
-                current = process_streaming_content_incremental(response, output_cls, current)
+            last: ChatResponse | None = None
+            async for last in stream:
+                current = process_streaming_content_incremental(last, output_cls, current)
                 yield current
+            _check_finished(output_cls, last)
 
         return gen()

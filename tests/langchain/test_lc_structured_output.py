@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic import v1 as pydantic_v1
 from typing_extensions import TypedDict
 
+from hf_endpoint import LengthLimitError
 from hf_endpoint.server import LocalServer
 from langchain_hf_endpoint import ChatHFEndpoint
 
@@ -136,3 +137,39 @@ def test_bad_arguments(schema: Any, method: Any) -> None:
     llm = ChatHFEndpoint(base_url="http://127.0.0.1:9")
     with pytest.raises(ValueError, match="method="):
         llm.with_structured_output(schema, method=method)
+
+
+# The scripted JSON for Joke is {"setup":"example","punchline":"example"}, one word or mark per token: 15 tokens stop
+# inside the last string, which langchain-core's partial-JSON parser would complete into a valid Joke.
+CUT = 15
+
+
+@pytest.mark.parametrize("route", list(ROUTES))
+@pytest.mark.parametrize("method", METHODS)
+def test_structured_output_cut_off_by_max_tokens_is_an_error(scripted: LocalServer, method: str, route: str) -> None:
+    """Issue 13, item 1: never a repaired object; an error naming the length limit and max_tokens."""
+    llm = ChatHFEndpoint(base_url=scripted.url, max_tokens=CUT, **ROUTES[route])
+    structured = llm.with_structured_output(Joke, method=method)  # type: ignore[arg-type]
+    with pytest.raises(LengthLimitError, match=r"length limit.*raise max_tokens"):
+        structured.invoke("Tell me a joke about cats.")
+    with pytest.raises(LengthLimitError, match=r"length limit.*raise max_tokens"):
+        list(structured.stream("Tell me a joke about cats."))
+    with_raw = llm.with_structured_output(Joke, method=method, include_raw=True)  # type: ignore[arg-type]
+    if route == "chat" and method == "function_calling":
+        # TGI answers a tool call it cannot parse with a 422 and no text: there is no raw message to return.
+        with pytest.raises(LengthLimitError, match=r"length limit \(max_tokens=15\)"):
+            with_raw.invoke("Tell me a joke about cats.")
+        return
+    out = with_raw.invoke("Tell me a joke about cats.")
+    assert isinstance(out, dict)
+    assert out["parsed"] is None
+    assert isinstance(out["parsing_error"], LengthLimitError)
+    assert out["raw"].response_metadata["finish_reason"] == "length"
+
+
+async def test_structured_output_cut_off_async(scripted: LocalServer) -> None:
+    structured = ChatHFEndpoint(base_url=scripted.url, max_tokens=CUT).with_structured_output(Joke)
+    with pytest.raises(LengthLimitError):
+        await structured.ainvoke("joke")
+    with pytest.raises(LengthLimitError):
+        _ = [chunk async for chunk in structured.astream("joke")]

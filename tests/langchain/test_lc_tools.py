@@ -12,6 +12,7 @@ from langchain_core.tools import tool
 from lc_helpers import last_body
 from pydantic import BaseModel, Field
 
+from hf_endpoint import LengthLimitError
 from hf_endpoint.server import LocalServer
 from langchain_hf_endpoint import ChatHFEndpoint
 
@@ -187,3 +188,33 @@ def test_tool_message_with_error_status_and_list_content(scripted: LocalServer) 
     sent = last_body(scripted)["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "tool"]
     assert sent[1]["tool_calls"][0]["id"] == "t1"
+
+
+# get_weather's scripted call, one word or mark per token, cut inside the location's value (which LangChain's
+# partial-JSON parser would complete): {"location":"example
+CUT_IN_VALUE = {"chat": 20, "generate": 25}
+
+
+@pytest.mark.parametrize("route", list(ROUTES))
+def test_tool_call_cut_off_by_max_tokens(scripted: LocalServer, route: str) -> None:
+    """Issue 13, item 2: a call cut off by max_tokens is never reported as complete, streamed or not."""
+    bound = _llm(scripted, route, max_tokens=CUT_IN_VALUE[route]).bind_tools([get_weather], tool_choice="any")
+    # Streamed: an error, because LangChain adds the chunks up and completes the partial arguments.
+    with pytest.raises(LengthLimitError, match=r"length limit.*raise max_tokens"):
+        list(bound.stream("Weather in Paris?"))
+    if route == "chat":  # TGI answers the same call without streaming with a 422 tool_error: the same error
+        with pytest.raises(LengthLimitError, match=r"length limit \(max_tokens=20\)"):
+            bound.invoke("Weather in Paris?")
+        return
+    msg = bound.invoke("Weather in Paris?")
+    assert msg.response_metadata["finish_reason"] == "length"
+    assert msg.tool_calls == []
+    [bad] = msg.invalid_tool_calls
+    assert (bad["name"], bad["args"]) == ("get_weather", '{"location":"example')
+    assert "length limit" in (bad["error"] or "")
+
+
+async def test_tool_call_cut_off_async(scripted: LocalServer) -> None:
+    bound = _llm(scripted, "chat", max_tokens=CUT_IN_VALUE["chat"]).bind_tools([get_weather], tool_choice="any")
+    with pytest.raises(LengthLimitError):
+        _ = [chunk async for chunk in bound.astream("Weather in Paris?")]

@@ -21,6 +21,7 @@ from llama_index.core.agent.workflow import (
 )
 from llama_index.core.tools import FunctionTool
 
+from hf_endpoint import LengthLimitError
 from hf_endpoint.server import LocalServer
 from llama_index_hf_endpoint import HFEndpoint
 
@@ -140,3 +141,15 @@ async def test_react_agent(llm: HFEndpoint, scripted: LocalServer, streaming: bo
         assert not [e for e in events if isinstance(e, ToolCallResult)]
         if streaming:
             assert "Answer: 2" in "".join(e.delta for e in events if isinstance(e, AgentStream))
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["plain", "streaming"])
+async def test_function_agent_stops_on_a_tool_call_cut_off(make_llm: Any, streaming: bool) -> None:
+    """Issue 13, item 2: the streamed call {"a":1 cut off by max_tokens made the agent loop to its iteration
+    limit (the call looked complete); now the run fails with the reason."""
+    llm = make_llm(max_tokens=19)
+    agent = FunctionAgent(tools=[TOOL], llm=llm, streaming=streaming)
+    calls.clear()
+    with pytest.raises(LengthLimitError, match="raise max_tokens"):
+        await _run(agent)
+    assert calls == []  # the tool never ran with repaired arguments

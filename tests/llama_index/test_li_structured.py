@@ -11,6 +11,7 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import PydanticProgramMode
 from pydantic import BaseModel
 
+from hf_endpoint import LengthLimitError
 from hf_endpoint.server import LocalServer
 from llama_index_hf_endpoint import HFEndpoint
 
@@ -100,3 +101,31 @@ def test_other_program_modes_use_llamaindex_programs(make_llm: Any, scripted: Lo
     body = json.loads(scripted.last_request()["body"])
     assert body["tools"][0]["function"]["name"] == "Album"
     assert "response_format" not in body
+
+
+class Joke(BaseModel):
+    setup: str
+    punchline: str
+
+
+# The scripted JSON {"setup":"example","punchline":"example"}, one word or mark per token: 15 tokens stop inside the
+# last string, which the partial-JSON parser completes into a valid Joke.
+CUT = 15
+
+
+def test_stream_structured_predict_cut_off_is_an_error(route_options: dict[str, Any], make_llm: Any) -> None:
+    """Issue 13, item 1 (LlamaIndex's streaming path): the last partial object looked whole; now the stream ends
+    with an error naming the limit, like the non-stream call."""
+    llm = make_llm(max_tokens=CUT, **route_options)
+    with pytest.raises(LengthLimitError, match="raise max_tokens"):
+        llm.structured_predict(Joke, PROMPT, topic="cats")
+    partials: list[Any] = []
+    with pytest.raises(LengthLimitError, match="raise max_tokens"):
+        partials.extend(llm.stream_structured_predict(Joke, PROMPT, topic="cats"))
+    assert partials  # the partial objects streamed before the error
+
+
+async def test_astream_structured_predict_cut_off_is_an_error(make_llm: Any) -> None:
+    llm = make_llm(max_tokens=CUT)
+    with pytest.raises(LengthLimitError):
+        _ = [p async for p in await llm.astream_structured_predict(Joke, PROMPT, topic="cats")]

@@ -18,6 +18,7 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.core.tools import FunctionTool
 from pydantic import BaseModel, Field
 
+from hf_endpoint import LengthLimitError
 from llama_index_hf_endpoint import HFEndpoint
 
 pytestmark = [
@@ -76,7 +77,7 @@ async def test_structured_output_is_schema_valid(tiny_llm: HFEndpoint) -> None:
     country = tiny_llm.structured_predict(Country, prompt, llm_kwargs=room, country="Japan")
     assert isinstance(country, Country)
     assert isinstance(await tiny_llm.astructured_predict(Country, prompt, llm_kwargs=room, country="Japan"), Country)
-    with pytest.raises(ValueError, match="cut off by the token limit"):
+    with pytest.raises(LengthLimitError, match="cut off by the token limit"):
         tiny_llm.structured_predict(Country, prompt, llm_kwargs={"max_tokens": 5}, country="Japan")
 
 

@@ -10,6 +10,7 @@ from llama_index.core.base.llms.types import ChatMessage, ChatResponse, ToolCall
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.tools import FunctionTool
 
+from hf_endpoint import LengthLimitError
 from hf_endpoint.server import LocalServer
 from llama_index_hf_endpoint import HFEndpoint
 
@@ -144,3 +145,25 @@ def test_single_tool_call_unless_parallel_allowed(llm: HFEndpoint) -> None:
     assert len(llm.get_tool_calls_from_response(response)) == 2
     force_single_tool_call(response)
     assert [s.tool_id for s in llm.get_tool_calls_from_response(response)] == ["0"]
+
+
+# add's scripted call, one word or mark per token, cut inside its arguments ({"a":1), which LlamaIndex's
+# partial-JSON parser would complete into {"a": 1}.
+CUT_IN_ARGUMENTS = {"chat": 19, "generate": 24}
+
+
+def test_tool_call_cut_off_by_max_tokens_is_an_error(route_options: dict[str, Any], make_llm: Any) -> None:
+    """Issue 13, item 2: streamed or not, a call cut off by max_tokens is an error, never a call to make."""
+    llm = make_llm(max_tokens=CUT_IN_ARGUMENTS[route_options["route"]], **route_options)
+    with pytest.raises(LengthLimitError, match=r"length limit.*raise max_tokens"):
+        llm.chat_with_tools(TOOLS, user_msg="What is 1 + 1?", tool_required=True)
+    with pytest.raises(LengthLimitError, match=r"length limit.*raise max_tokens"):
+        list(llm.stream_chat_with_tools(TOOLS, user_msg="What is 1 + 1?", tool_required=True))
+
+
+async def test_tool_call_cut_off_async(make_llm: Any) -> None:
+    llm = make_llm(max_tokens=CUT_IN_ARGUMENTS["chat"])
+    with pytest.raises(LengthLimitError):
+        await llm.achat_with_tools(TOOLS, user_msg="What is 1 + 1?", tool_required=True)
+    with pytest.raises(LengthLimitError):
+        _ = [r async for r in await llm.astream_chat_with_tools(TOOLS, user_msg="What is 1 + 1?", tool_required=True)]
