@@ -10,8 +10,13 @@ Tokenization uses llama.cpp's own tokenizer through the HTTP server ``xllamacpp`
 the prompt as token ids, so what the model sees is exactly what ``/tokenize`` and the input-length
 validation counted.
 
-Logprobs are llama.cpp's pre-sampling log-softmax of the chosen token (real, <= 0). When the model
-stops by itself (EOS or a finished grammar), llama.cpp does not report the EOS token, so a final
+Logprobs are llama.cpp's pre-sampling log-softmax of the chosen token (real, <= 0). A character made
+of several tokens (byte-fallback tokens, split UTF-8) reaches us from llama.cpp's stream as one entry,
+the last token's: like TGI, each token becomes its own step, the leading ones with empty text, a null
+logprob and the ids llama.cpp's tokenizer gives the character. (Counting entries instead made
+``max_new_tokens`` fall short and the driver fail with "ended a sequence without EOS"; and llama.cpp
+drops a character cut off by ``max_tokens``, so it is asked for a few tokens more than the driver keeps.)
+When the model stops by itself (EOS or a finished grammar), llama.cpp does not report the EOS token, so a final
 ``<eos>`` token is added with ``special: true`` and a null logprob (TGI serializes NaN as null).
 """
 
@@ -36,6 +41,8 @@ __all__ = ["TinyBackend"]
 EOS_ID = 1
 EOS_TEXT = "<eos>"
 _DONE = object()
+# A UTF-8 character is at most 4 bytes, so at most 3 tokens follow the one the driver may stop on.
+_CHAR_MARGIN = 3
 
 
 class TinyBackend:
@@ -88,8 +95,11 @@ class TinyBackend:
     def _request(self, prompt: Prompt, params: GenParams) -> dict[str, Any]:
         body: dict[str, Any] = {
             "prompt": [t.id for t in prompt.tokens],
-            "max_tokens": params.max_new_tokens,
+            # The driver stops at max_new_tokens; the margin lets a character cut there complete (see above).
+            "max_tokens": max(min(params.max_new_tokens + _CHAR_MARGIN, self.max_total_tokens - len(prompt.tokens)),
+                              params.max_new_tokens),
             "stream": True,
+            "timings_per_token": True,  # each chunk's running token count (predicted_n)
             "n_probs": max(params.top_n_tokens, 1),
             "post_sampling_probs": False,
             "temperature": params.temperature if params.do_sample else 0.0,
@@ -133,6 +143,7 @@ class TinyBackend:
                 loop.call_soon_threadsafe(queue.put_nowait, _DONE)
 
         future = loop.run_in_executor(self._worker, work)
+        counted = 0  # tokens yielded so far, to compare with llama.cpp's running count
         try:
             while True:
                 item = await queue.get()
@@ -142,12 +153,25 @@ class TinyBackend:
                     raise item
                 if isinstance(item, dict) and "error" in item:
                     raise RuntimeError(str(item["error"]))
-                for step in _steps(item, params.top_n_tokens):
+                steps = _steps(item, params.top_n_tokens)
+                produced = ((item.get("timings") or {}).get("predicted_n") if isinstance(item, dict) else None)
+                entries = sum(1 for s in steps if not s.token.special)
+                if isinstance(produced, int) and entries == 1 and produced - counted > 1:
+                    steps[:0] = await self._leading_tokens(steps[0].token, produced - counted)
+                for step in steps:
+                    counted += not step.token.special
                     yield step
         finally:
             cancelled.set()
             # The worker stops at llama.cpp's next token; don't hold up the caller for it.
             future.add_done_callback(lambda f: f.exception())
+
+    async def _leading_tokens(self, last: Token, count: int) -> list[Step]:
+        """The ``count - 1`` tokens before ``last`` that llama.cpp folded into its entry for one character."""
+        ids = [t.id for t in await self.tokenize(last.text, False)]
+        if len(ids) != count or ids[-1] != last.id:  # not its usual spelling: the count is still right
+            ids = [last.id] * count
+        return [Step(Token(i, "", None, False), []) for i in ids[:-1]]
 
     def prefill(self, prompt: Prompt) -> list[dict[str, Any]]:
         # Like TGI's flash models without --enable-prefill-logprobs: no prompt logprobs.

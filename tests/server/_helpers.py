@@ -56,9 +56,10 @@ def validate_list(instance: Any, component: str) -> None:
 
 
 def sse_events(response: requests.Response) -> list[str]:
-    """The ``data:`` payloads of an SSE response (comments skipped), as text."""
+    """The ``data:`` payloads of an SSE response (comments skipped), as text (SSE is always UTF-8, whatever the
+    content type says: requests would guess Latin-1 for a ``text/*`` type without a charset)."""
     events = []
-    for block in response.text.split("\n\n"):
+    for block in response.content.decode("utf-8").split("\n\n"):
         for line in block.split("\n"):
             if line.startswith("data:"):
                 payload = line[5:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import jsonschema
 import pytest
@@ -185,3 +186,42 @@ def test_chat_response_format(tiny_url: str) -> None:
     }
     body = post(tiny_url, "/v1/chat/completions", request).json()
     jsonschema.validate(json.loads(body["choices"][0]["message"]["content"]), schema)
+
+
+# A character llama.cpp spells with several byte tokens (Gemma's byte fallback): its stream reports the character
+# once, as one entry. Each token must still count, as in TGI, or max_new_tokens is never reached.
+FLAMINGOS = "🦩🦩🦩🦩🦩🦩🦩"
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6])
+def test_a_character_of_several_tokens_counts_each_token(tiny_url: str, n: int) -> None:
+    params = {"max_new_tokens": n, "details": True}
+    response = post(tiny_url, "/generate", {"inputs": FLAMINGOS, "parameters": params})
+    assert response.status_code == 200, response.text
+    details = response.json()["details"]
+    assert details["generated_tokens"] == n == len(details["tokens"])
+    assert details["finish_reason"] == "length"
+    events = sse_json(post(tiny_url, "/generate_stream", {"inputs": FLAMINGOS, "parameters": params}))
+    assert len(events) == n and events[-1]["details"]["generated_tokens"] == n
+    text = "".join(e["token"]["text"] for e in events)
+    assert text == events[-1]["generated_text"] == response.json()["generated_text"]
+    assert set(text) <= {"🦩"}  # whole characters only (a cut-off one has no text yet, as in TGI)
+
+
+@pytest.mark.load
+def test_parallel_short_sampled_requests_all_complete(tiny_url: str) -> None:
+    """16 requests in flight, max_new_tokens=3, sampled (so some answers split a character over tokens): every
+    one completes with its tokens. Before the fix, each answer that split a character over tokens failed with a 424
+    ("ended a sequence without EOS"): what looked like a race under concurrency was those answers."""
+
+    def one(i: int) -> tuple[int, object]:
+        params = {"max_new_tokens": 3, "do_sample": True, "temperature": 1.5, "seed": i, "details": True}
+        prompt = FLAMINGOS if i % 2 else "Emoji and symbols: 🦩 𓀀 ✨ 🌍"
+        r = post(tiny_url, "/generate", {"inputs": prompt, "parameters": params})
+        return r.status_code, (r.json().get("details") or {}).get("generated_tokens") if r.ok else r.text
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(one, range(128)))
+    failures = [r for r in results if r[0] != 200]
+    assert not failures, failures[:3]
+    assert all(tokens in (1, 2, 3) for _, tokens in results)
