@@ -107,10 +107,20 @@ async def test_agent_workflow(llm: HFEndpoint, streaming: bool) -> None:
         assert any(isinstance(e, ToolCall) and e.tool_name == "add" for e in events)
 
 
-# The workflow Context warns that it cannot serialize the agent's memory object (llama-index-workflows; seen in a
-# fresh environment with pydantic 2.14): expected, and nothing of ours.
-@pytest.mark.filterwarnings("ignore::workflows.context.state_store.UnserializableKeyWarning")
-async def test_function_agent_remembers_with_context(llm: HFEndpoint, scripted: LocalServer) -> None:
+def _chat_store_serializes_messages() -> bool:
+    """False where llama-index-core's chat store cannot serialize a message (every 0.14 release under pydantic
+    2.14: its wrap serializer passes pydantic's SerializationInfo where pydantic 2.14 requires an index key)."""
+    from llama_index.core.llms import ChatMessage
+    from llama_index.core.storage.chat_store import SimpleChatStore
+
+    try:
+        SimpleChatStore(store={"k": [ChatMessage(role="user", content="x")]}).model_dump()
+    except Exception:
+        return False
+    return True
+
+
+async def _second_run_sends_the_first(llm: HFEndpoint, scripted: LocalServer, **run: Any) -> None:
     """A second run on the same Context sends the first run's tool call and result back to the server."""
     import json
 
@@ -118,12 +128,33 @@ async def test_function_agent_remembers_with_context(llm: HFEndpoint, scripted: 
 
     agent = FunctionAgent(tools=[TOOL], llm=llm, streaming=False)
     ctx = Context(agent)
-    await agent.run(user_msg="What is 1 + 1?", ctx=ctx)
-    await agent.run(user_msg="And again?", ctx=ctx)
+    await agent.run(user_msg="What is 1 + 1?", ctx=ctx, **run)
+    await agent.run(user_msg="And again?", ctx=ctx, **run)
     sent = json.loads(scripted.last_request()["body"])["messages"]
     roles = [m["role"] for m in sent]
     assert roles.count("tool") == 2
     assert "tool_calls" in sent[roles.index("tool") - 1]
+
+
+# llama-index-workflows continues a run on a Context by serializing its state and reading it back; it skips (with this
+# warning) the agent's memory when that cannot be serialized (see _chat_store_serializes_messages).
+@pytest.mark.filterwarnings("ignore::workflows.context.state_store.UnserializableKeyWarning")
+async def test_function_agent_remembers_with_its_own_memory(llm: HFEndpoint, scripted: LocalServer) -> None:
+    from llama_index.core.memory import ChatMemoryBuffer
+
+    await _second_run_sends_the_first(llm, scripted, memory=ChatMemoryBuffer.from_defaults())
+
+
+# The README's LlamaIndex section says what to do while this fails. strict: when llama-index fixes its chat store,
+# this passes, fails the run as XPASS, and the README's note and this marker go.
+@pytest.mark.xfail(
+    not _chat_store_serializes_messages(),
+    reason="llama-index-core's chat store cannot serialize messages under pydantic >= 2.14: the Context drops memory",
+    strict=True,
+)
+@pytest.mark.filterwarnings("ignore::workflows.context.state_store.UnserializableKeyWarning")
+async def test_function_agent_remembers_with_context(llm: HFEndpoint, scripted: LocalServer) -> None:
+    await _second_run_sends_the_first(llm, scripted)
 
 
 # ReActAgent.take_step calls ctx.is_running, deprecated inside a step (llama-index-workflows 2.26).
