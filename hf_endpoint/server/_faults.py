@@ -46,7 +46,7 @@ FIELDS: dict[str, str] = {
     "huge_token_chars": "int: the first token's text is this many characters (huge events)",
     "keepalive": "bool: send a ':' keep-alive comment before every event",
     "legacy": f"list of old-format switches: {sorted(LEGACY_FLAGS)}",
-    "mode": "'tgi' | 'openai' (a vLLM-like engine: no /info, no /generate, only /v1/*)",
+    "mode": "'tgi' | 'openai' (a vLLM-like engine: no /info, no /generate, only /v1/*) | 'tei' (at start only)",
     "routes": "list of routes the faults apply to (default: the generation routes)",
 }
 
@@ -110,8 +110,11 @@ class ControlState:
         bad = sorted(set(changes.get("legacy") or []) - LEGACY_FLAGS)
         if bad:
             raise ValueError(f"unknown legacy flags {bad}; known: {sorted(LEGACY_FLAGS)}")
-        if changes.get("mode", "tgi") not in ("tgi", "openai"):
-            raise ValueError("mode must be 'tgi' or 'openai'")
+        mode = changes.get("mode", self.config.get("mode", "tgi"))
+        if mode not in ("tgi", "openai", "tei"):
+            raise ValueError("mode must be 'tgi', 'openai' or 'tei'")
+        if (mode == "tei") != (self.config.get("mode") == "tei"):
+            raise ValueError("mode 'tei' (TEI's routes) is chosen when the server starts: --mode tei")
         status = changes.get("status")
         if status is not None and (not isinstance(status, dict) or "code" not in status):
             raise ValueError("status needs at least {'code': int}")

@@ -35,12 +35,16 @@ class ServerStartError(RuntimeError):
 
 
 class LocalServer:
-    """A TGI-protocol server on ``host`` and a free port; use as a (async) context manager.
+    """A TGI- or TEI-protocol server on ``host`` and a free port; use as a (async) context manager.
 
-    ``backend``: ``"scripted"`` (default, deterministic) or ``"tiny"`` (the real model).
+    ``backend``: ``"scripted"`` (default, deterministic), ``"tiny"`` (the real language model) or
+    ``"embed"`` (TEI's protocol with a real embedding model; ``LocalServer("scripted", mode="tei")`` is
+    its deterministic twin).
     ``options``: backend options as for ``hf-endpoint serve`` (``reply``, ``n_tokens``,
     ``max_total_tokens``, ``max_input_tokens``, ``model_id``, ``mode``, ``token_delay``,
-    ``threads``, ``model_path``).
+    ``threads``, ``model_path``; for TEI ``max_client_batch_size``, ``max_batch_tokens``,
+    ``max_concurrent_requests``, ``payload_limit``, ``auto_truncate``, ``max_input_length``,
+    ``model_type``, ``pooling``, ``engine``, ``served_model_name``).
     """
 
     def __init__(
@@ -172,7 +176,11 @@ class LocalServer:
         for key, value in self.options.items():
             if value is None:
                 continue
-            argv += [f"--{key.replace('_', '-')}", str(value)]
+            flag = key.replace("_", "-")
+            if isinstance(value, bool):  # on/off switches (--auto-truncate / --no-auto-truncate)
+                argv.append(f"--{flag}" if value else f"--no-{flag}")
+                continue
+            argv += [f"--{flag}", str(value)]
         return argv
 
     def _stderr_tail(self) -> str:

