@@ -133,7 +133,8 @@ def _plain_http_token(token: Secret, host: str, *, explicit: bool, allowed: bool
 
 
 def normalize_base_url(base_url: str) -> str:
-    """The server root: a trailing ``/``, ``/v1``, ``/generate`` or ``/v1/chat/completions`` is removed."""
+    """The server root: a trailing ``/``, ``/v1``, ``/generate`` or ``/v1/chat/completions`` is removed; a query
+    string or fragment is refused (it cannot be kept on every request)."""
     if not isinstance(base_url, str) or not base_url.strip():
         raise InvalidRequestError("base_url must be the endpoint's URL, e.g. https://xyz.endpoints.huggingface.cloud")
     url = base_url.strip().rstrip("/")
@@ -144,6 +145,15 @@ def normalize_base_url(base_url: str) -> str:
         raise InvalidRequestError(
             f"base_url {base_url!r} is not an http(s) URL; pass the endpoint's URL, e.g. "
             "https://xyz.us-east-1.aws.endpoints.huggingface.cloud or http://127.0.0.1:8080"
+        )
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        # Requests are the root plus a path (/info, /generate...): a query would end up inside the path and be sent
+        # with none of them. It is not echoed: gateways put keys there.
+        root = url.split("?", 1)[0].split("#", 1)[0]
+        raise InvalidRequestError(
+            f"base_url {root + '?...'!r} has a query string or fragment, which cannot be kept on the requests made "
+            f"from it: pass the endpoint's root ({root!r}); a key a gateway reads from the query usually also works "
+            "as a header (headers={...})"
         )
     for suffix in _URL_SUFFIXES:
         if url.endswith(suffix):
@@ -343,7 +353,33 @@ class ClientCore:
             return _GenerateStream(request_id, url)
 
         request = Request("POST", path, body, stream=stream)
-        return Plan(request, parse, converter, self._clamp_handler(request, parse, converter, "max_new_tokens"))
+        clamp = self._clamp_handler(request, parse, converter, "max_new_tokens")
+
+        def on_error(err: HFEndpointError) -> Plan[Any] | None:
+            self._raise_if_no_native_routes(err, path)
+            return clamp(err)
+
+        return Plan(request, parse, converter, on_error)
+
+    def _raise_if_no_native_routes(self, err: HFEndpointError, path: str) -> None:
+        """A 404 on a native route (``/generate``, ``/tokenize``) from a server that is not TGI says so, instead of
+        the generic advice about the URL."""
+        if not isinstance(err, NotFoundError) or (self.info_known and self.info_cache is not None):
+            return  # not a 404, or a TGI server: the URL advice stands
+        if self.info_known:
+            message = (
+                f"this server has no {path}: it answers no /info, so it is an OpenAI-compatible server (vLLM, "
+                "SGLang, llama.cpp...) without TGI's native routes. Use chat() / chat_stream(); generate(), "
+                "generate_stream() and tokenize() need a TGI server"
+            )
+        else:
+            message = (
+                f"{path} was not found: either base_url is not the server's root (give it without /generate or "
+                "/v1), or the server is OpenAI-compatible only (vLLM, SGLang, llama.cpp...) and has no native TGI "
+                "routes: then use chat() / chat_stream()"
+            )
+        raise NotFoundError(message, status_code=err.status_code, error_type=err.error_type,
+                            request_id=err.request_id, url=err.url) from err  # fmt: skip
 
     def _clamp_handler(
         self, request: Request, parse: Callable[[Response], Any], converter: Callable[..., Any], key: str
@@ -414,8 +450,9 @@ class ClientCore:
             return self._native_plan(msgs, tool_defs, choice, grammar, p, stream)
         if tool_defs and grammar is not None:
             raise InvalidRequestError("tools and response_format cannot be combined (TGI: mutually exclusive)")
+        model = p.pop("model", None)  # kept for the native route's adapter_id should the Messages API be missing
         body = build_chat_body(
-            msgs, p, model=p.pop("model", None) or self.model or self.served_model_for_body(), tools=tool_defs,
+            msgs, p, model=model or self.model or self.served_model_for_body(), tools=tool_defs,
             tool_choice=choice, grammar=grammar, stream=stream,
         )  # fmt: skip
         stops = tuple(stop or ())
@@ -441,7 +478,7 @@ class ClientCore:
                     "hf_endpoint: the Messages API failed (%s); formatting the prompt here instead", err.message
                 )
                 self.route = "generate"
-                return self._native_plan(msgs, tool_defs, choice, grammar, p, stream)
+                return self._native_plan(msgs, tool_defs, choice, grammar, {**p, "model": model}, stream)
             return None
 
         return Plan(request, parse, converter, on_error)
@@ -502,7 +539,11 @@ class ClientCore:
                 raise ResponseError(f"unexpected /tokenize answer: {str(doc)[:200]}", url=resp.url)
             return [TokenizedToken.model_validate(item) for item in doc]
 
-        return Plan(Request("POST", "/tokenize", {"inputs": text}), parse=parse)
+        def on_error(err: HFEndpointError) -> Plan[list[TokenizedToken]] | None:
+            self._raise_if_no_native_routes(err, "/tokenize")
+            return None
+
+        return Plan(Request("POST", "/tokenize", {"inputs": text}), parse=parse, on_error=on_error)
 
 
 class _GenerateStream:

@@ -111,7 +111,10 @@ _PREFIX_TYPES = (
     ("Model is overloaded", "overloaded"),
     ("Request failed during generation", "generation"),
     ("Template error", "template_error"),
+    ("Missing template variable", "missing_template_variable"),
     ("Tool error", "tool_error"),
+    ("Incomplete generation stream", "incomplete_generation_stream"),
+    ("Incomplete generation", "incomplete_generation"),
 )
 
 _WINDOW = re.compile(
@@ -242,6 +245,7 @@ def _message_and_type(doc: Mapping[str, Any]) -> tuple[str, str | None]:
         for prefix, kind in _PREFIX_TYPES:
             if message.startswith(prefix):
                 error_type = kind
+                break
         return message, error_type
     if err is not None:
         error_type = doc.get("error_type")
@@ -270,8 +274,13 @@ def error_from_event(
         status = err["http_status_code"]
     if error_type in _TYPE_STATUS:
         status = _TYPE_STATUS[error_type]
-    elif error_type in ("validation", "template_error", "tool_error"):
+    elif error_type in ("validation", "template_error", "missing_template_variable", "tool_error"):
         status = 422
+    elif isinstance(err, Mapping) and error_type is None:
+        # TGI's OpenAI-shaped events always say 422, whatever happened; with no message prefix to tell, an error
+        # inside a 200 stream is a failure of the generation, not of the request's validation.
+        return GenerationError(message or "error event in stream", status_code=status, request_id=request_id,
+                               url=url)  # fmt: skip
     return make_error(message or "error event in stream", status=status, error_type=error_type,
                       request_id=request_id, url=url)  # fmt: skip
 

@@ -15,6 +15,7 @@ from hf_endpoint import (
     ContextWindowExceededError,
     GenerateResponse,
     InvalidRequestError,
+    NotFoundError,
     StreamResponse,
     TGIClient,
     completion,
@@ -80,6 +81,18 @@ def test_info_missing_means_openai_compatible_engine(
     assert result.route == "chat" and result.content
     assert "OpenAI-compatible engine" in caplog.text
     assert sent_body(srv)["model"] == "hf-endpoint/scripted"  # vLLM-like servers want their model's name
+
+
+def test_native_calls_on_an_openai_compatible_server_say_it_has_no_native_routes(twin: Twin, srv: LocalServer) -> None:
+    srv.configure(mode="openai")
+    with pytest.raises(NotFoundError, match=r"base_url is not the server.s root.*OpenAI-compatible only"):
+        twin.generate("Hello", max_new_tokens=3)  # before anything told the client what the server is: both causes
+    assert twin.info() is None  # now it knows: no /info, so not TGI
+    for call, args in (("generate", ("Hello",)), ("tokenize", ("Hello",)), ("generate_stream", ("Hello",))):
+        with pytest.raises(NotFoundError) as info:
+            getattr(twin, call)(*args)
+        assert "no native" in str(info.value) or "without TGI's native routes" in str(info.value)
+        assert "check the endpoint URL" not in str(info.value) and "use chat()" in str(info.value).lower()
 
 
 def test_health_and_tokenize(twin: Twin) -> None:
@@ -271,6 +284,22 @@ def test_auto_falls_back_to_native_route_without_server_template(kind: str) -> N
             result = twin.chat(HI)
             assert result.route == "generate" and result.content
             assert sent_body(srv)["inputs"].startswith("<|user|>\nHi</s>")  # zephyr's built-in template
+        finally:
+            twin.close()
+
+
+def test_per_call_model_survives_the_fallback_to_the_native_route(kind: str) -> None:
+    """A LoRA adapter named per call is sent as adapter_id when the Messages API turns out to be missing."""
+    with LocalServer(backend="scripted", model_id="HuggingFaceH4/zephyr-7b-beta") as srv:
+        srv.configure(status={"code": 422, "count": 1, "content_type": "application/json",
+                              "body": '{"error":"Template error: template not found","error_type":"template_error"}'},
+                      routes=["/v1/chat/completions"])  # fmt: skip
+        twin = Twin(kind, srv.url)
+        try:
+            result = twin.chat(HI, model="my-lora")
+            assert result.route == "generate"
+            assert sent_body(srv)["parameters"]["adapter_id"] == "my-lora"
+            assert result.model == "my-lora"
         finally:
             twin.close()
 

@@ -121,6 +121,10 @@ def test_status_errors_are_typed_and_not_retried(
         ("validation", "Input validation error: `max_new_tokens` must be strictly positive", RequestValidationError),
         ("overloaded", "Model is overloaded", RateLimitError),
         ("generation", "Request failed during generation: Server error: OOM", GenerationError),
+        # TGI's OpenAI-shaped events always say 422 and carry no type: without a known prefix, an error in a 200
+        # stream is the generation's (it used to come back as a RequestValidationError).
+        ("generation", "CUDA error: out of memory", GenerationError),
+        ("incomplete_generation", "Incomplete generation", GenerationError),
     ],
 )
 def test_error_inside_a_200_stream(twin: Twin, srv: LocalServer, shape: str, error_type: str, message: str,

@@ -20,6 +20,7 @@ from hf_endpoint import (
     Secret,
     TGIClient,
     builtin_template_for,
+    completion,
     load_chat_template,
     resolve_token,
 )
@@ -138,6 +139,18 @@ def test_stream_only_rules() -> None:
 def test_bad_base_url(url: str) -> None:
     with pytest.raises(InvalidRequestError, match="base_url"):
         TGIClient(url)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/?code=s3cret", "http://127.0.0.1:8080/v1?code=s3cret",
+                                 "http://127.0.0.1:8080#code=s3cret", "http://127.0.0.1:8080?"])  # fmt: skip
+def test_base_url_with_a_query_string_is_refused(url: str) -> None:
+    """It would land inside every path (``/?code=s3cret/info``) and be sent with none of the requests."""
+    for make in (TGIClient, AsyncTGIClient):
+        with pytest.raises(InvalidRequestError, match=r"query string or fragment.*'http://127.0.0.1:8080") as info:
+            make(url)
+        assert "s3cret" not in str(info.value)
+    with pytest.raises(InvalidRequestError, match="query string"):
+        completion(model="tgi", api_base=url, messages=[{"role": "user", "content": "hi"}])
 
 
 # ----------------------------------------------------------------------------------------------------- secrets
