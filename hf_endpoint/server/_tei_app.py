@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -149,6 +150,19 @@ async def _read_limited(request: web.Request, limit: int) -> bytes | None:
     return None if size > limit else b"".join(chunks)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, list):
+        return any(_lone_surrogate(v) for v in value)
+    if isinstance(value, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
+    return False
+
+
 def _json_content_type(request: web.Request) -> bool:
     mime = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
     return mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json"))
@@ -190,9 +204,13 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
             if raw is None:
                 raise PlainTextError(413, "Failed to buffer the request body: length limit exceeded")
             try:
-                request[_BODY] = (json.loads(text), text)
+                parsed = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise invalid_json(exc) from None
+            if "\\u" in text and _lone_surrogate(parsed):
+                # serde_json refuses an unpaired \uD800-\uDFFF escape; Python would pass it on to the model.
+                raise PlainTextError(400, "Failed to parse the request body as JSON: lone surrogate in hex escape")
+            request[_BODY] = (parsed, text)
         return await handler(request)
     except ApiError as exc:
         return json_response(exc.body(), status=exc.status)

@@ -204,3 +204,22 @@ def test_real_model_tokenize_count_matches_embed_count(embed_url: str) -> None:
     assert post(embed_url, "/decode", {"ids": ids}).json() == ["passage: " + " ".join(text.split())]
     for t in tokens[1:-1]:
         assert ("passage: " + text).encode()[t["start"] : t["stop"]].decode() == t["text"]
+
+
+def test_real_model_cuts_a_long_input_at_a_token_boundary(embed_url: str) -> None:
+    text = " ".join(f"word{i}" for i in range(400))  # far over 512 tokens
+    refused = post(embed_url, "/embed", {"inputs": text, "truncate": False})
+    assert refused.status_code == 422
+    assert refused.json()["error"].startswith(
+        "Input validation error: `inputs` must have less than 512 tokens. Given: "
+    )
+    cut = post(embed_url, "/embed", {"inputs": text, "truncate": True})
+    assert cut.status_code == 200 and cut.headers["x-compute-tokens"] == "512"
+    tokens = post(embed_url, "/tokenize", {"inputs": text}).json()[0]
+    kept = ("passage: " + text).encode()[: tokens[510]["stop"]].decode()  # <s> + 510 pieces + </s>
+    same = post(embed_url, "/embed", {"inputs": kept[len("passage: ") :], "truncate": False})
+    assert same.headers["x-compute-tokens"] == "512"
+    assert max(abs(a - b) for a, b in zip(same.json()[0], cut.json()[0], strict=True)) < 1e-6
+    left = post(embed_url, "/embed", {"inputs": text, "truncation_direction": "Left"})
+    assert left.status_code == 200 and int(left.headers["x-compute-tokens"]) <= 512
+    assert dot(left.json()[0], cut.json()[0]) < 0.999
