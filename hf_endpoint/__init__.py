@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         ResponseError,
         ServerError,
     )
+    from ._images import image_data_uri
     from ._tei_types import Prediction, Rank, SparseValue, TEIInfo, TEIToken
     from ._templates import BUILTIN_TEMPLATES, ChatTemplate, builtin_template_for, load_chat_template
     from ._types import (
@@ -103,6 +104,7 @@ _LAZY: dict[str, str] = {
     "SparseValue": "._tei_types",
     "TEIInfo": "._tei_types",
     "TEIToken": "._tei_types",
+    "image_data_uri": "._images",
     "BUILTIN_TEMPLATES": "._templates",
     "ChatTemplate": "._templates",
     "builtin_template_for": "._templates",
@@ -206,6 +208,7 @@ __all__ = [
     "acompletion",
     "builtin_template_for",
     "completion",
+    "image_data_uri",
     "load_chat_template",
     "resolve_token",
 ]

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._errors import InvalidRequestError
+from ._images import check_image_part, check_payload, data_uri_size, image_markdown
 
 __all__ = [
     "CHAT_PARAMS",
@@ -300,6 +301,7 @@ def normalize_messages(messages: Sequence[Any]) -> list[dict[str, Any]]:
     if not messages:
         raise InvalidRequestError("messages must be a non-empty list of {'role': ..., 'content': ...} dicts")
     out: list[dict[str, Any]] = []
+    images_total = 0
     for i, message in enumerate(messages):
         if type(message) is not dict:
             if hasattr(message, "model_dump"):
@@ -337,25 +339,54 @@ def normalize_messages(messages: Sequence[Any]) -> list[dict[str, Any]]:
         else:
             if content is None and role != "assistant":
                 raise InvalidRequestError(f"messages[{i}] ({role}) has no content")
+            if type(content) is list:
+                content, image_bytes = _content_parts(content, i)
+                images_total += image_bytes
             msg["content"] = content if content is not None else ""
         if role == "tool":
             msg["tool_call_id"] = str(message.get("tool_call_id") or "")
             if message.get("name"):
                 msg["name"] = message["name"]
         out.append(msg)
+    if images_total:
+        check_payload(images_total)
     return out
 
 
+def _content_parts(parts: list[Any], i: int) -> tuple[list[Any], int]:
+    """Content parts with each image checked (files and bytes as data URIs), and the size of their data URIs."""
+    out: list[Any] = parts
+    size = 0
+    for j, part in enumerate(parts):
+        if isinstance(part, Mapping) and part.get("type") == "image_url":
+            checked = check_image_part(part, f"messages[{i}].content[{j}]")
+            size += data_uri_size(checked["image_url"]["url"])
+            if checked != part:
+                if out is parts:
+                    out = list(parts)
+                out[j] = checked
+    return out, size
+
+
 def text_of(content: Any) -> str:
-    """A message content as text; content parts other than text (images) are refused on the native route."""
+    """A message content as the native route's text: parts joined, each image as TGI's inline ``![](url)``.
+
+    The parts are joined with nothing between them, as TGI's Messages API joins them before templating.
+    """
     if content is None:
         return ""
     if isinstance(content, str):
         return content
     parts = []
     for part in content:
-        if isinstance(part, Mapping) and part.get("type") == "text":
+        kind = part.get("type") if isinstance(part, Mapping) else None
+        if kind == "text":
             parts.append(str(part.get("text", "")))
+        elif kind == "image_url":
+            parts.append(image_markdown(part))
         else:
-            raise InvalidRequestError("image and other non-text content parts need the Messages API: use route='chat'")
+            raise InvalidRequestError(
+                f"a content part of type {kind!r} has no form on TGI's native route, which takes text and image_url "
+                "parts; send those, or use route='chat'"
+            )
     return "".join(parts)

@@ -20,6 +20,8 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 
+from hf_endpoint import image_data_uri
+
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
@@ -71,10 +73,11 @@ def _content(message: ChatMessage) -> str | list[dict[str, Any]]:
 
 
 def _image_url(block: ImageBlock) -> str:
+    """A URL as given (the transport checks it; ``file://`` is read there); bytes or a path as a data URI whose
+    mime type comes from the bytes themselves (``image_mimetype`` is a guess LlamaIndex may make from a name)."""
     if block.url is not None:
         return str(block.url)
-    data = block.resolve_image(as_base64=True).read().decode("ascii")
-    return f"data:{block.image_mimetype or 'image/png'};base64,{data}"
+    return image_data_uri(block.resolve_image(as_base64=False).read())
 
 
 def tool_calls_of(message: ChatMessage) -> list[dict[str, Any]]:

@@ -21,8 +21,9 @@ from aiohttp import web
 
 from ._errors import ApiError, PlainTextError, invalid_json
 from ._faults import ControlState, RequestFaults
+from ._images import image_headers, layout
 from ._sse import dumps
-from ._types import Backend
+from ._types import Backend, Prompt
 from ._validation import Limits
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "ServerConfig",
     "build_app",
     "generation_headers",
+    "image_report",
     "json_response",
     "read_json",
     "request_faults",
@@ -44,6 +46,8 @@ PROTECTED = frozenset(
 )
 TGI_ONLY = frozenset({"/info", "/generate", "/generate_stream", "/tokenize", "/chat_tokenize"})
 CONTROL_PREFIX = "/__scripted__"
+PAYLOAD_LIMIT = 2_000_000  # TGI's default --payload-limit
+PAYLOAD_TOO_LARGE = "Failed to buffer the request body: length limit exceeded"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -110,6 +114,15 @@ def generation_headers(
         "x-prompt-tokens": str(prompt_tokens),
         "x-generated-tokens": str(generated_tokens),
     }
+
+
+def image_report(request: web.Request, prompt: Prompt) -> dict[str, str]:
+    """The ``x-image-*`` headers for a request's images; the scripted record also gets where each one sat."""
+    images = prompt.images
+    last = request.app[CONTROL].last
+    if images and last is not None:
+        last["inputs"] = layout(list(prompt.chunks))
+    return image_headers(images)
 
 
 def stream_headers(config: ServerConfig, characters: int) -> dict[str, str]:
@@ -185,7 +198,11 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
     path = request.path
     if not path.startswith(CONTROL_PREFIX):
         control.count(path)
-        raw = await request.read() if request.body_exists else b""
+        try:
+            raw = await request.read() if request.body_exists else b""
+        except web.HTTPRequestEntityTooLarge:
+            # Over --payload-limit (2,000,000 bytes, base64 images included): axum's rejection, before any handler.
+            return web.Response(status=413, text=PAYLOAD_TOO_LARGE, content_type="text/plain")
         control.last = {
             "method": request.method,
             "path": path,
@@ -220,7 +237,7 @@ def build_app(backend: Backend, config: ServerConfig, control: ControlState) -> 
     from ._routes_control import add_control_routes
     from ._routes_native import add_native_routes
 
-    app = web.Application(middlewares=[_middleware], client_max_size=2_000_000)
+    app = web.Application(middlewares=[_middleware], client_max_size=PAYLOAD_LIMIT)
     app[BACKEND] = backend
     app[CONFIG] = config
     app[CONTROL] = control

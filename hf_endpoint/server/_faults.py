@@ -48,6 +48,7 @@ FIELDS: dict[str, str] = {
     "legacy": f"list of old-format switches: {sorted(LEGACY_FLAGS)}",
     "mode": "'tgi' | 'openai' (a vLLM-like engine: no /info, no /generate, only /v1/*) | 'tei' (at start only)",
     "routes": "list of routes the faults apply to (default: the generation routes)",
+    "max_image_fetch_size": "int: bytes a fetched image URL may have (TGI's --max-image-fetch-size, 1 GiB)",
 }
 
 _DEFAULTS: dict[str, Any] = {
@@ -69,6 +70,7 @@ _DEFAULTS: dict[str, Any] = {
     "mode": "tgi",
     "routes": list(GENERATION_ROUTES),
     "token_delay": 0.0,
+    "max_image_fetch_size": 1_073_741_824,
 }
 
 

@@ -309,6 +309,10 @@ class LocalServer:
         return result
 
     def last_request(self) -> dict[str, Any] | None:
-        """``{method, path, query, headers, body}`` of the last non-control request, or None."""
+        """``{method, path, query, headers, body}`` of the last non-control request, or None.
+
+        A request that carried images also has ``inputs``: its text and image chunks in order, as the server split
+        them (``{"type": "image", "mimetype", "bytes", "sha256"}`` for each decoded image).
+        """
         result: dict[str, Any] | None = self._control("GET", "last_request")
         return result

@@ -14,6 +14,7 @@ from ._app import (
     CONFIG,
     CONTROL,
     generation_headers,
+    image_report,
     json_response,
     read_json,
     request_faults,
@@ -119,6 +120,7 @@ async def _chat_json(request: web.Request, plan: ChatPlan, started: float) -> we
         prompt_tokens=prompt_tokens,
         generated_tokens=len(gen.tokens),
     )
+    headers.update(image_report(request, plan.prompt))
     return json_response(body, headers=headers)
 
 
@@ -166,7 +168,8 @@ async def _stream_tool(backend: Backend, plan: ChatPlan, writer: EventWriter, ch
 async def _chat_stream(request: web.Request, plan: ChatPlan) -> web.StreamResponse:
     backend = request.app[BACKEND]
     config = request.app[CONFIG]
-    response = web.StreamResponse(headers=stream_headers(config, len(plan.prompt.text)))
+    headers = {**stream_headers(config, len(plan.prompt.text)), **image_report(request, plan.prompt)}
+    response = web.StreamResponse(headers=headers)
     await response.prepare(request)
     writer = EventWriter(request, response, request_faults(request), openai=True, coalesce=backend.instant)
     chunks = _Chunks(plan.model, config.fingerprint, request.app[CONTROL].legacy)

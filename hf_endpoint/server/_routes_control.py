@@ -5,17 +5,19 @@
 ``DELETE /__scripted__/config``   back to the start-up configuration; clears counters and record
 ``GET /__scripted__/stats``       ``{"requests": {route: count}, "total": n}``
 ``DELETE /__scripted__/stats``    clear the counters only
-``GET /__scripted__/last_request`` ``{method, path, query, headers, body}`` of the last request
+``GET /__scripted__/last_request`` ``{method, path, query, headers, body}`` of the last request, and ``inputs``
+                                  (its text and image chunks in order) when it carried images
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 
-from ._app import BACKEND, CONTROL, json_response
+from ._app import BACKEND, CONFIG, CONTROL, json_response
 from ._faults import FIELDS
 
 __all__ = ["add_control_routes", "sync_backend"]
@@ -30,6 +32,8 @@ def sync_backend(app: web.Application) -> None:
     for key in _BACKEND_KEYS:
         if key in config and hasattr(backend, key):
             setattr(backend, key, config[key])
+    server = app[CONFIG]
+    server.limits = replace(server.limits, max_image_fetch_size=int(config["max_image_fetch_size"]))
 
 
 async def get_config(request: web.Request) -> web.StreamResponse:

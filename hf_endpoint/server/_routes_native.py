@@ -14,6 +14,7 @@ from ._app import (
     CONFIG,
     CONTROL,
     generation_headers,
+    image_report,
     json_response,
     read_json,
     request_faults,
@@ -66,6 +67,7 @@ async def _generate_json(
         prompt_tokens=prompt.input_length,
         generated_tokens=len(best.tokens),
     )
+    headers.update(image_report(request, prompt))
     return json_response([body] if compat else body, headers=headers)
 
 
@@ -74,16 +76,21 @@ async def _generate_sse(
 ) -> web.StreamResponse:
     backend = request.app[BACKEND]
     config = request.app[CONFIG]
-    response = web.StreamResponse(headers=stream_headers(config, len(inputs)))
-    await response.prepare(request)
-    writer = EventWriter(request, response, request_faults(request), openai=False, coalesce=backend.instant)
+    headers = stream_headers(config, len(inputs))
     try:
         prompt, gen_params = await validate(
             backend, inputs, params, config.limits, stream=True, return_full_text_default=compat
         )
+        headers.update(image_report(request, prompt))
+        failure = None
     except ApiError as exc:
+        failure = exc
+    response = web.StreamResponse(headers=headers)
+    await response.prepare(request)
+    writer = EventWriter(request, response, request_faults(request), openai=False, coalesce=backend.instant)
+    if failure is not None:
         # TGI reports validation failures of a stream inside the 200 stream.
-        await writer.error(exc.body())
+        await writer.error(failure.body())
         return response
     gen_params = resolve_seed(gen_params)
     prefix = inputs if gen_params.return_full_text else ""

@@ -60,10 +60,19 @@ class Grammar:
 
 @dataclass(slots=True)
 class Prompt:
-    """The text sent to the model and its tokens (already truncated when asked)."""
+    """The text sent to the model and its tokens (already truncated when asked).
+
+    ``chunks`` is the request's input as TGI's router splits it, text pieces (``str``) and images (``Image`` from
+    ``_images``) in order; the model reads only the text.
+    """
 
     text: str
     tokens: list[SimpleToken]
+    chunks: tuple[Any, ...] = ()
+
+    @property
+    def images(self) -> tuple[Any, ...]:
+        return tuple(c for c in self.chunks if not isinstance(c, str))
 
     @property
     def input_length(self) -> int:

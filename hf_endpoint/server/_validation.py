@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._errors import missing_field, serde_error, validation_error
+from ._images import MAX_IMAGE_FETCH_SIZE, model_text, prepare_input
 from ._serde import GENERATE_FIELDS, check_fields, check_grammar
 from ._types import Backend, GenParams, Grammar, Prompt
 
@@ -28,6 +29,7 @@ class Limits:
     max_top_n_tokens: int = 5
     max_client_batch_size: int = 4
     max_concurrent_requests: int = 128
+    max_image_fetch_size: int = MAX_IMAGE_FETCH_SIZE
 
 
 def parse_generate_body(body: Any, raw: str, *, compat: bool) -> tuple[str, dict[str, Any] | None, bool]:
@@ -151,6 +153,9 @@ async def validate(
         raise validation_error(
             f"`truncate` must be strictly positive and less than {limits.max_input_tokens}. Given: {truncate}"
         )
+    # TGI splits out the images while tokenizing (prepare_input): their errors come after the checks above.
+    chunks = await prepare_input(inputs, limits.max_image_fetch_size)
+    inputs = model_text(chunks)
     tokens = await backend.tokenize(inputs, add_special_tokens)
     if truncate is not None and len(tokens) > truncate:
         tokens = tokens[-truncate:]
@@ -186,4 +191,4 @@ async def validate(
         decoder_input_details=bool(p.get("decoder_input_details")),
         return_full_text=return_full_text_default if return_full_text is None else bool(return_full_text),
     )
-    return Prompt(text=text, tokens=tokens), gen
+    return Prompt(text=text, tokens=tokens, chunks=tuple(chunks)), gen

@@ -296,10 +296,10 @@ def test_images_go_to_the_messages_api(scripted: LocalServer) -> None:
     assert parts[1] == {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
 
 
-def test_images_on_the_native_route_are_refused_clearly(scripted: LocalServer) -> None:
+def test_images_on_the_native_route_are_inline(scripted: LocalServer) -> None:
     llm = ChatHFEndpoint(base_url=scripted.url, route="generate", chat_template="chatml")
-    with pytest.raises(hf_endpoint.InvalidRequestError, match="route='chat'"):
-        llm.invoke([IMAGE])
+    assert llm.invoke([IMAGE]).content
+    assert "What is this?![](data:image/png;base64,iVBORw0KGgo=)<|im_end|>" in last_body(scripted)["inputs"]
 
 
 # --------------------------------------------------------------------------------------------- tracing

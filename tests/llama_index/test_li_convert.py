@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from imagedata import make_png
 from llama_index.core.base.llms.types import (
     AudioBlock,
     ChatMessage,
@@ -44,19 +45,22 @@ def test_roles_text_and_tool_results() -> None:
 
 
 def test_images_become_content_parts() -> None:
-    png = base64.b64encode(b"\x89PNG fake").decode()
+    png = make_png()
+    gif = base64.b64decode("R0lGODdhAQABAIEAAP///wAAAAAAAAAAACwAAAAAAQABAAAIBAABBAQAOw==")
     message = ChatMessage(
         role="user",
         blocks=[
             TextBlock(text="What is this?"),
             ImageBlock(url="https://example.com/cat.png"),
-            ImageBlock(image=png.encode(), image_mimetype="image/png"),
+            ImageBlock(image=png, image_mimetype="image/png"),
+            ImageBlock(image=gif, image_mimetype="image/png"),  # a wrong label: the bytes decide
         ],
     )
     (sent,) = to_tgi_messages([message])
     assert sent["content"][0] == {"type": "text", "text": "What is this?"}
     assert sent["content"][1] == {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
-    assert sent["content"][2]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert sent["content"][2]["image_url"]["url"] == "data:image/png;base64," + base64.b64encode(png).decode()
+    assert sent["content"][3]["image_url"]["url"] == "data:image/gif;base64," + base64.b64encode(gif).decode()
 
 
 def test_unsupported_blocks_are_refused() -> None:
