@@ -32,8 +32,9 @@ def sync_backend(app: web.Application) -> None:
     for key in _BACKEND_KEYS:
         if key in config and hasattr(backend, key):
             setattr(backend, key, config[key])
-    server = app[CONFIG]
-    server.limits = replace(server.limits, max_image_fetch_size=int(config["max_image_fetch_size"]))
+    server = app.get(CONFIG)  # (the TEI application has no TGI limits)
+    if server is not None:
+        server.limits = replace(server.limits, max_image_fetch_size=int(config["max_image_fetch_size"]))
 
 
 async def get_config(request: web.Request) -> web.StreamResponse:

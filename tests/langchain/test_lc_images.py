@@ -110,7 +110,7 @@ def test_images_in_tool_messages_reach_the_server(scripted: LocalServer, route: 
             name="draw",
         ),
     ]
-    llm = ChatHFEndpoint(base_url=scripted.url, max_tokens=3, **ROUTES[route]).bind_tools([draw])
+    llm = ChatHFEndpoint(base_url=scripted.url, **ROUTES[route]).bind_tools([draw])
     assert isinstance(llm.invoke(messages), AIMessage)
     got = pieces(scripted.last_request())
     image = got.index(f"<image {digest(RED)}>")
