@@ -37,6 +37,7 @@ from ._native_chat import (
 )
 from ._params import (
     CHAT_PARAMS,
+    check_chat_choices,
     normalize_generate_params,
     normalize_messages,
     normalize_response_format,
@@ -443,9 +444,11 @@ class ClientCore:
         stop = normalize_stop(p.get("stop"), self.max_stop_sequences)
         if stop:
             p["stop"] = stop
+        chosen = route if route in ("chat", "generate") else self.choose_route(has_tools=bool(tool_defs))
+        # Unless the server is known not to be TGI (no /info), TGI's rules apply.
+        n = check_chat_choices(p, tgi=not (self.info_known and self.info_cache is None), stream=stream)
         if p.get("top_logprobs") is not None:
             p["logprobs"] = True
-        chosen = route if route in ("chat", "generate") else self.choose_route(has_tools=bool(tool_defs))
         if chosen == "generate":
             return self._native_plan(msgs, tool_defs, choice, grammar, p, stream)
         if tool_defs and grammar is not None:
@@ -459,6 +462,9 @@ class ClientCore:
 
         def parse(resp: Response) -> ChatCompletion:
             out = parse_chat_completion(resp.body, stops=stops, request_id=resp.request_id, url=resp.url)
+            if len(out.choices) < n:  # never fewer choices than asked for, passed off as the answer
+                raise ResponseError(f"asked for n={n} choices, the server returned {len(out.choices)}",
+                                    url=resp.url)  # fmt: skip
             return out
 
         def converter(request_id: str | None, url: str) -> StreamConverter[ChatCompletionChunk]:

@@ -18,6 +18,8 @@ from ._images import check_image_part, check_payload, data_uri_size, image_markd
 __all__ = [
     "CHAT_PARAMS",
     "GENERATE_PARAMS",
+    "TGI_MAX_TOP_N_TOKENS",
+    "check_chat_choices",
     "normalize_generate_params",
     "normalize_messages",
     "normalize_response_format",
@@ -75,7 +77,12 @@ def normalize_stop(stop: Any, max_stop_sequences: int | None) -> list[str] | Non
 
 
 _SAMPLING = frozenset({"temperature", "top_p", "typical_p", "top_k", "repetition_penalty", "frequency_penalty",
-                       "seed"})  # fmt: skip
+                       "presence_penalty", "seed"})  # fmt: skip
+
+#: TGI's default ``--max-top-n-tokens`` (``top_logprobs`` becomes ``top_n_tokens``); ``/info`` does not report it.
+TGI_MAX_TOP_N_TOKENS = 5
+#: OpenAI's documented maximum of ``top_logprobs``, for OpenAI-compatible servers.
+_OPENAI_MAX_TOP_LOGPROBS = 20
 
 
 def normalize_sampling(params: dict[str, Any]) -> None:
@@ -116,9 +123,41 @@ def normalize_sampling(params: dict[str, Any]) -> None:
     fp = params.get("frequency_penalty")
     if fp is not None and not -2 <= _number("frequency_penalty", fp) <= 2:
         raise _bad("frequency_penalty", fp, "must be between -2 and 2")
+    pp = params.get("presence_penalty")
+    if pp is not None and not -2 < _number("presence_penalty", pp) <= 2:
+        # OpenAI's range; TGI sends repetition_penalty = presence_penalty + 2, which must be > 0.
+        raise _bad("presence_penalty", pp, "must be greater than -2 and at most 2 (TGI uses it as "
+                   "repetition_penalty = presence_penalty + 2)")  # fmt: skip
     seed = params.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise _bad("seed", seed, "expected a whole number >= 0")
+
+
+def check_chat_choices(params: Mapping[str, Any], *, tgi: bool, stream: bool) -> int:
+    """Check ``n`` and ``top_logprobs`` against what the server will do; return the number of choices asked for.
+
+    TGI's Messages API accepts ``n`` and ignores it (one choice comes back): refused rather than silently dropped.
+    """
+    n = params.get("n")
+    if n is not None:
+        _positive_int("n", n)
+        if n > 1 and tgi:
+            raise _bad("n", n, f"TGI returns one choice per request (its Messages API ignores n, so you would get "
+                       f"1): send {n} requests (e.g. asyncio.gather over achat), or use client.generate(prompt, "
+                       "best_of=N) for the most likely of N samples")  # fmt: skip
+        if n > 1 and stream:
+            raise _bad("n", n, "several choices are not supported on streams: stream=False, or n=1")
+    top = params.get("top_logprobs")
+    if top is not None:
+        if isinstance(top, bool) or not isinstance(top, int) or top < 0:
+            raise _bad("top_logprobs", top, "expected a whole number >= 0")
+        limit = TGI_MAX_TOP_N_TOKENS if tgi else _OPENAI_MAX_TOP_LOGPROBS
+        if top > limit:
+            server = (f"TGI returns at most {limit} (its --max-top-n-tokens, default {limit}; /info does not report "
+                      "it; a server started with more takes generate(prompt, top_n_tokens=N))") if tgi else (
+                      f"OpenAI-compatible servers accept at most {limit}")  # fmt: skip
+            raise _bad("top_logprobs", top, f"{server}: ask for {limit} or fewer")
+    return n or 1
 
 
 def normalize_generate_params(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 import logging
 import pickle
 
@@ -52,6 +53,13 @@ BAD_CHAT = [
     ({"response_format": {"type": "json", "value": {"type": "array"}}}, "no top-level 'properties'"),
     ({"tools": [TOOL], "response_format": {"type": "json_object"}}, "cannot be combined"),
     ({"frobnicate": 1}, "unknown chat parameter"),
+    # TGI's Messages API ignores n (one choice comes back): refused, never silently one choice.
+    ({"n": 2}, "n=2 is invalid: TGI returns one choice per request"),
+    ({"n": 0}, "n=0 is invalid"),
+    ({"presence_penalty": 5}, "presence_penalty=5 is invalid"),
+    ({"presence_penalty": -2}, "greater than -2"),
+    ({"top_logprobs": 50}, "top_logprobs=50 is invalid: TGI returns at most 5"),
+    ({"top_logprobs": -1}, "top_logprobs=-1 is invalid"),
 ]  # fmt: skip
 
 
@@ -139,6 +147,25 @@ def test_stream_only_rules() -> None:
 def test_bad_base_url(url: str) -> None:
     with pytest.raises(InvalidRequestError, match="base_url"):
         TGIClient(url)
+
+
+def test_n_on_an_openai_compatible_server_is_checked_on_the_answer(twin: Twin, srv: LocalServer) -> None:
+    """vLLM-like servers support n: it is sent, and an answer with fewer choices is an error, not the answer."""
+    srv.configure(mode="openai")  # the scripted engine answers one choice whatever n is
+    assert twin.info() is None
+    with pytest.raises(HFEndpointError, match="asked for n=2 choices, the server returned 1"):
+        twin.chat(HI, n=2)
+    assert sent_n(srv) == 2
+    with pytest.raises(InvalidRequestError, match="top_logprobs=21 is invalid: OpenAI-compatible servers accept"):
+        twin.chat(HI, top_logprobs=21)
+    assert len(twin.chat(HI, n=1, top_logprobs=3).choices) == 1
+
+
+def sent_n(srv: LocalServer) -> object:
+    last = srv.last_request()
+    assert last is not None
+    body = last["body"]
+    return (json.loads(body) if isinstance(body, str) else body).get("n")
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080/?code=s3cret", "http://127.0.0.1:8080/v1?code=s3cret",
