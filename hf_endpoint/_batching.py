@@ -37,8 +37,9 @@ T = TypeVar("T")
 def json_size(text: str) -> int:
     """Bytes of ``text`` as a JSON string (quotes and escapes included), as ``Request.encoded_body`` writes it
     (``ensure_ascii=False``, UTF-8)."""
-    encoded = encode_basestring(text)
-    return len(encoded) if encoded.isascii() else len(encoded.encode("utf-8"))
+    if text.isascii():  # its escaped form is ASCII too: one byte a character
+        return len(encode_basestring(text))
+    return len(encode_basestring(text).encode("utf-8"))
 
 
 def token_estimate(size: int, cap: int | None) -> int:

@@ -1,6 +1,6 @@
 """TEI calls as batches of plans (pure): what :class:`TEIClient` and :class:`AsyncTEIClient` share.
 
-Each call checks its inputs, refuses what ``/info`` says the served model cannot do, splits the inputs into
+Each call checks its inputs, splits them into
 requests that fit the server (:mod:`hf_endpoint._batching`) and returns a :class:`Batch`: one plan per request and
 the function that puts their results together in input order. The shells only run the plans (the sync one in
 turn, the async one concurrently under ``max_concurrency``) and call ``combine``.
@@ -21,7 +21,7 @@ from ._batching import DEFAULT_PAYLOAD_LIMIT, json_size, plan_batches, reassembl
 from ._core import Plan, Response
 from ._errors import HFEndpointError, InvalidRequestError, NotFoundError
 from ._protocol import ErrorMap, Request, parse_json
-from ._tei_errors import Call, check_model_type, tei_error
+from ._tei_errors import Call, tei_error
 from ._tei_protocol import (
     check_pairs,
     check_texts,
@@ -170,7 +170,6 @@ class TEIPlanner:
                                  prompt_name=prompt_name)  # fmt: skip
             base = openai_embeddings_body(model=self.options.model or self._served_name(), dimensions=dimensions)
             return self._split("/v1/embeddings", "openai", base, "input", items, None, _openai_parser)
-        check_model_type("embed", self.info, normalize=normalize)
         base = embed_body(normalize=normalize, truncate=truncate, truncation_direction=truncation_direction,
                           prompt_name=prompt_name, dimensions=dimensions)  # fmt: skip
         return self._split("/embed", "embed", base, "inputs", items, truncate, _parser(parse_embeddings))
@@ -181,7 +180,6 @@ class TEIPlanner:
     ) -> Batch[list[SparseValue], list[list[SparseValue]]]:  # fmt: skip
         items = check_texts(texts)
         self._tei_only("embed_sparse")
-        check_model_type("embed_sparse", self.info)
         base = embed_body(normalize=None, truncate=truncate, truncation_direction=truncation_direction,
                           prompt_name=prompt_name, dimensions=None, sparse=True)  # fmt: skip
         return self._split("/embed_sparse", "embed_sparse", base, "inputs", items, truncate, _parser(parse_sparse))
@@ -196,10 +194,9 @@ class TEIPlanner:
         base = rerank_body(query, truncate=truncate, raw_scores=raw_scores, return_text=return_text,
                            truncation_direction=truncation_direction)  # fmt: skip
         self._tei_only("rerank")
-        check_model_type("rerank", self.info)
         extra = token_estimate(json_size(query), None)
         batch: Batch[Rank, list[Rank]] = self._split(
-            "/rerank", "rerank", base, "texts", items, truncate, _parser(parse_ranks), extra_tokens=extra,
+            "/rerank", "rerank", base, "texts", items, truncate, _rank_parser, extra_tokens=extra,
             combine=lambda chunks, parts: merge_ranks(chunks, parts, top_n),
         )  # fmt: skip
         return batch
@@ -210,7 +207,6 @@ class TEIPlanner:
     ) -> Batch[list[Prediction], list[list[Prediction]]]:  # fmt: skip
         items = check_pairs(inputs)
         self._tei_only("predict")
-        check_model_type("predict", self.info)
         base = predict_body(truncate=truncate, raw_scores=raw_scores, truncation_direction=truncation_direction)
         return self._split("/predict", "predict", base, "inputs", items, truncate, _parser(parse_predictions))
 
@@ -222,7 +218,6 @@ class TEIPlanner:
             raise InvalidRequestError("source_sentence must be a non-empty string")
         items = check_texts(sentences, "sentences")
         self._tei_only("similarity")
-        check_model_type("similarity", self.info)
         base = similarity_body(truncate=truncate, truncation_direction=truncation_direction, prompt_name=prompt_name)
 
         def put(body: dict[str, Any], part: list[Any]) -> dict[str, Any]:
@@ -250,7 +245,7 @@ class TEIPlanner:
         key: str | Callable[[dict[str, Any], list[Any]], dict[str, Any]],
         items: list[Any],
         truncate: bool | None,
-        parse: Callable[[Response, int], list[T]],
+        parse: Callable[[Response, range], list[T]],
         *,
         reserve: int = 0,
         extra_tokens: int = 0,
@@ -258,7 +253,7 @@ class TEIPlanner:
     ) -> Batch[T, R]:
         put = key if callable(key) else (lambda body, part: {**body, key: part})
         envelope = len(Request("POST", path, put(base, [])).encoded_body() or b"")
-        sizes = [_size(item) for item in items]
+        sizes = [json_size(item) if isinstance(item, str) else _pair_size(item) for item in items]
         cap = self.info.max_input_length if (truncate and self.info is not None) else None
         max_tokens = self.info.max_batch_tokens if self.info is not None else None
         tokens = [token_estimate(s, cap) + extra_tokens for s in sizes] if max_tokens else None
@@ -268,9 +263,8 @@ class TEIPlanner:
         errors = self._error_map(path)
         plans: list[Plan[list[T]]] = []
         for chunk in chunks:
-            n = len(chunk)
             request = Request("POST", path, put(base, items[chunk.start : chunk.stop]), error_map=errors)
-            plans.append(Plan(request, parse=(lambda resp, n=n: parse(resp, n))))  # type: ignore[misc]
+            plans.append(Plan(request, parse=(lambda resp, chunk=chunk: parse(resp, chunk))))  # type: ignore[misc]
         if combine is None:
             return Batch(plans, chunks, len(items), lambda parts: reassemble(chunks, parts, path))  # type: ignore[arg-type,return-value]
         final = combine
@@ -305,18 +299,20 @@ class TEIPlanner:
         return None
 
 
-def _size(item: str | list[str]) -> int:
-    if isinstance(item, str):
-        return json_size(item)
+def _pair_size(item: list[str]) -> int:
     return sum(json_size(part) for part in item) + len(item) + 1  # [a,b]
 
 
-def _parser(parse: Callable[[bytes, str | None], list[T]]) -> Callable[[Response, int], list[T]]:
-    def run(resp: Response, n: int) -> list[T]:
+def _parser(parse: Callable[[bytes, str | None], list[T]]) -> Callable[[Response, range], list[T]]:
+    def run(resp: Response, chunk: range) -> list[T]:
         return parse(resp.body, resp.url)
 
     return run
 
 
-def _openai_parser(resp: Response, n: int) -> list[list[float]]:
-    return parse_openai_embeddings(resp.body, n, resp.url)
+def _rank_parser(resp: Response, chunk: range) -> list[Rank]:
+    return parse_ranks(resp.body, resp.url, chunk.start)
+
+
+def _openai_parser(resp: Response, chunk: range) -> list[list[float]]:
+    return parse_openai_embeddings(resp.body, len(chunk), resp.url)

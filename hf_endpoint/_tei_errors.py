@@ -4,8 +4,8 @@ TEI answers ``{"error", "error_type"}`` with capitalised types (``Validation``, 
 ``Overloaded``, ``Backend``, ``Unhealthy``), a flat ``{"message", "code", "type"}`` on ``/v1/embeddings``, and
 axum's plain text for bodies it cannot read (400, 413, 415, 422); 401 comes with an empty body. Before v1.9.0 its
 validation errors were 413s, so the type, not the status, decides. A call the served model cannot do (``/embed``
-on a reranker) is a 424 ``Backend`` error; its message here names the call that fits, and the same check runs on
-``/info`` before sending (:func:`check_model_type`).
+on a reranker) is a 424 ``Backend`` error; its message here names the call that fits, from ``/info``'s model type.
+That is not checked before sending: a server may do more than TEI (the local server ranks with an embedding model).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from ._errors import (
 from ._protocol import error_from_response
 from ._tei_types import TEIInfo
 
-__all__ = ["Call", "annotate_inputs", "check_model_type", "tei_error"]
+__all__ = ["Call", "annotate_inputs", "tei_error"]
 
 E = TypeVar("E", bound=HFEndpointError)
 
@@ -71,20 +71,6 @@ def _served(info: TEIInfo | None) -> str | None:
     return info.kind
 
 
-def _fits(call: Call, served: str, info: TEIInfo, normalize: bool | None) -> bool:
-    if call == "tokenize":
-        return True
-    if call in ("embed", "openai"):
-        return served == "embedding" or (served == "splade" and call == "embed" and normalize is False)
-    if call == "similarity":
-        return served in ("embedding", "splade")
-    if call == "embed_sparse":
-        return served == "splade"
-    if call == "rerank":  # TEI v0.5 showed rerankers as one-label classifiers
-        return served == "reranker" or (served == "classifier" and len(info.labels) == 1)
-    return served in ("classifier", "reranker")  # predict
-
-
 def _model_type_message(call: Call, info: TEIInfo | None, server_message: str | None) -> str:
     served = _served(info)
     said = f" (server: {server_message})" if server_message else ""
@@ -96,14 +82,6 @@ def _model_type_message(call: Call, info: TEIInfo | None, server_message: str | 
         return (f"this endpoint serves {_IS[served]}{model}, whose vectors TEI does not normalize{said}: use "
                 f"{_USE['splade']}")  # fmt: skip
     return f"this endpoint serves {_IS[served]}{model}, not {_WANTS[call]}{said}: use {_USE[served]}"
-
-
-def check_model_type(call: Call, info: TEIInfo | None, *, normalize: bool | None = None) -> None:
-    """Refuse, before sending, a call that ``/info`` says the served model cannot do."""
-    served = _served(info)
-    if served is None or info is None or _fits(call, served, info, normalize):
-        return
-    raise ModelTypeError(_model_type_message(call, info, None), error_type="Backend")
 
 
 def tei_error(
@@ -199,11 +177,13 @@ def _context_error(err: ContextWindowExceededError, match: re.Match[str], call: 
 
 
 def annotate_inputs(err: HFEndpointError, chunk: range, total: int) -> HFEndpointError:
-    """``err`` (raised for one request of a split call) saying which of the caller's inputs that request held."""
+    """``err`` (raised for one request of a call) with ``inputs``, the caller's inputs that request held; when
+    the call was split into several requests, its message says which too."""
     if err.inputs is None:
         err.inputs = chunk
-        last = chunk.stop - 1
-        held = f"input {chunk.start}" if last == chunk.start else f"inputs {chunk.start}..{last}"
-        err.message = f"{err.message} [the failed request held {held} of {total}; nothing was returned]"
-        err.args = (err.message,)
+        if len(chunk) < total:
+            last = chunk.stop - 1
+            held = f"input {chunk.start}" if last == chunk.start else f"inputs {chunk.start}..{last}"
+            err.message = f"{err.message} [the failed request held {held} of {total}; nothing was returned]"
+            err.args = (err.message,)
     return err

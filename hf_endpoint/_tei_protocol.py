@@ -20,6 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 from ._errors import InvalidRequestError, ResponseError
 from ._protocol import parse_json
 from ._tei_types import Prediction, Rank, SparseValue, TEIToken
+from ._types import assign
 
 __all__ = [
     "check_pairs",
@@ -214,8 +215,13 @@ def parse_sparse(body: bytes, url: str | None = None) -> list[list[SparseValue]]
     return out
 
 
-def parse_ranks(body: bytes, url: str | None = None) -> list[Rank]:
+def parse_ranks(body: bytes, url: str | None = None, offset: int = 0) -> list[Rank]:
+    """``/rerank``: ranks as TEI sorts them; ``offset`` (where this request's texts start among the caller's) is
+    added to each ``index``."""
     out: list[Rank] = _validate(_RANKS, body, "/rerank", url)
+    if offset:
+        for r in out:  # (objects just made from this answer: changed before anyone sees them)
+            assign(r, index=r.index + offset)
     return out
 
 
@@ -271,8 +277,8 @@ def _vector(value: Any, url: str | None) -> list[float]:
 
 
 def merge_ranks(chunks: Sequence[range], parts: Sequence[Sequence[Rank]], top_n: int | None) -> list[Rank]:
-    """Ranks of every request, their ``index`` moved from the request's texts to the caller's, in TEI's order
-    (score, highest first; on a tie the higher index first), cut to ``top_n``.
+    """The ranks of every request (their ``index`` already among the caller's texts, see :func:`parse_ranks`) in
+    TEI's order (score, highest first; on a tie the higher index first), cut to ``top_n``.
 
     Each request must rank each of its texts exactly once: a missing or repeated index would otherwise attach a
     score to the wrong text.
@@ -280,12 +286,12 @@ def merge_ranks(chunks: Sequence[range], parts: Sequence[Sequence[Rank]], top_n:
     out: list[Rank] = []
     for chunk, ranks in zip(chunks, parts, strict=True):
         seen = sorted(r.index for r in ranks)
-        if seen != list(range(len(chunk))):
+        if seen != list(chunk):
+            local = [i - chunk.start for i in seen[:20]]
             raise ResponseError(
-                f"/rerank: for texts {chunk.start}..{chunk.stop - 1} the server ranked indices {seen[:20]}, "
+                f"/rerank: for texts {chunk.start}..{chunk.stop - 1} the server ranked indices {local}, "
                 f"not each of 0..{len(chunk) - 1} once"
             )
-        for r in ranks:
-            out.append(Rank(index=chunk.start + r.index, score=r.score, text=r.text))
+        out.extend(ranks)
     out.sort(key=lambda r: (r.score, r.index), reverse=True)
     return out if top_n is None else out[:top_n]

@@ -24,7 +24,7 @@ from hf_endpoint import (
     RequestValidationError,
     ResponseError,
 )
-from hf_endpoint._tei_errors import annotate_inputs, check_model_type, tei_error
+from hf_endpoint._tei_errors import annotate_inputs, tei_error
 from hf_endpoint._tei_protocol import (
     check_pairs,
     check_texts,
@@ -147,7 +147,7 @@ def test_inputs_checked_with_their_index() -> None:
 def test_ranks_are_mapped_by_index_across_requests_never_by_position() -> None:
     # TEI answers each request sorted by score; index points into that request's texts.
     first = parse_ranks(b'[{"index":1,"score":0.9},{"index":0,"score":0.1}]')
-    second = parse_ranks(b'[{"index":0,"score":0.95,"text":"c"},{"index":1,"score":0.2,"text":"d"}]')
+    second = parse_ranks(b'[{"index":0,"score":0.95,"text":"c"},{"index":1,"score":0.2,"text":"d"}]', offset=2)
     merged = merge_ranks([range(0, 2), range(2, 4)], [first, second], None)
     assert [(r.index, r.score) for r in merged] == [(2, 0.95), (1, 0.9), (3, 0.2), (0, 0.1)]
     assert merged[0].text == "c" and merged[-1].text is None
@@ -155,7 +155,7 @@ def test_ranks_are_mapped_by_index_across_requests_never_by_position() -> None:
 
 
 def test_rank_ties_put_the_higher_index_first_as_tei_does() -> None:
-    parts = [[Rank(index=0, score=0.5)], [Rank(index=0, score=0.5)]]
+    parts = [[Rank(index=0, score=0.5)], [Rank(index=1, score=0.5)]]
     assert [r.index for r in merge_ranks([range(0, 1), range(1, 2)], parts, None)] == [1, 0]
 
 
@@ -265,27 +265,12 @@ def test_wrong_model_type_names_the_call_that_fits() -> None:
     assert isinstance(unknown, ModelTypeError) and "rerank()" in unknown.message and "predict()" in unknown.message
 
 
-def test_model_type_checked_before_sending() -> None:
-    with pytest.raises(ModelTypeError, match="serves a reranker"):
-        check_model_type("embed", RERANKER)
-    with pytest.raises(ModelTypeError, match="serves an embedding model"):
-        check_model_type("rerank", EMBEDDER)
-    with pytest.raises(ModelTypeError, match=r"embed_sparse\(\), or embed\(normalize=False\)"):
-        check_model_type("embed", SPLADE)
-    with pytest.raises(ModelTypeError, match="not a SPLADE"):
-        check_model_type("embed_sparse", EMBEDDER)
-    with pytest.raises(ModelTypeError, match="predict"):
-        check_model_type("embed", CLASSIFIER)
-    check_model_type("embed", SPLADE, normalize=False)
-    check_model_type("rerank", info({"classifier": {"id2label": {"0": "LABEL_0"}}}))  # TEI v0.5's rerankers
-    check_model_type("predict", RERANKER)
-    check_model_type("embed", None)  # nothing known: the server decides
-
-
 def test_failed_request_names_its_inputs() -> None:
     err = annotate_inputs(RateLimitError("Model is overloaded", status_code=429), range(32, 64), 100)
     assert err.inputs == range(32, 64) and "inputs 32..63 of 100" in str(err)
     assert "inputs 32..63" in err.args[0]
+    whole = annotate_inputs(RateLimitError("Model is overloaded", status_code=429), range(0, 3), 3)
+    assert whole.inputs == range(0, 3) and str(whole) == "[HTTP 429] Model is overloaded"  # one request: no note
 
 
 def test_info_reads_model_type_and_old_servers() -> None:
