@@ -331,7 +331,8 @@ def normalize_messages(messages: Sequence[Any]) -> list[dict[str, Any]]:
     """OpenAI-style messages, checked and fixed for TGI.
 
     ``developer`` becomes ``system``; tool-call arguments become JSON strings; an assistant turn with tool calls
-    drops its content, because TGI otherwise silently drops the tool calls (PROTOCOL.md §7).
+    drops its content, because TGI otherwise silently drops the tool calls (its ``MessageBody`` in
+    ``router/src/lib.rs`` reads a message with ``content`` as a plain content message).
     """
     if type(messages) is not list and (
         isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence)

@@ -2,7 +2,7 @@
 ``/tokenize``.
 
 Like the TGI models, every model ignores unknown fields and treats missing keys as "old server" (``None``), so
-that any TEI version since v0.4 parses (PROTOCOL.md §8). Shapes follow TEI's ``router/src/http/types.rs``.
+that any TEI version since v0.4 parses. Shapes follow TEI's ``router/src/http/types.rs``.
 """
 
 from __future__ import annotations

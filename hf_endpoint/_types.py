@@ -1,7 +1,8 @@
 """Typed results: TGI's native shapes and the OpenAI-shaped chat result both routes map to.
 
-Every model ignores unknown fields and treats missing keys as null, so that responses from any TGI version
-(PROTOCOL.md §11) and from OpenAI-compatible engines parse. Validators normalise the known version drift.
+Every model ignores unknown fields and treats missing keys as null, so that responses from any TGI version and
+from OpenAI-compatible engines parse. Validators normalise the known version drift, each naming the TGI version it
+comes from (tests/data/tgi holds recordings of old versions too).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from ._clients import (
     known_served_model,
     served_model,
 )
-from ._convert import PROVIDER, StreamAccumulator, completion_to_result, normalize_tool_choice, to_openai_messages
+from ._convert import PROVIDER, StreamAccumulator, completion_to_result, to_openai_messages
 
 if TYPE_CHECKING:
     # Loaded when first used, not at import: the transport clients with the first call (aiohttp alone costs
@@ -364,9 +364,10 @@ class ChatHFEndpoint(BaseChatModel):
         """
         from langchain_core.utils.function_calling import convert_to_openai_tool
 
+        from hf_endpoint._params import normalize_tool_choice  # the transport's: checked here, where it was written
+
         formatted = [convert_to_openai_tool(t) for t in tools]
-        names = [t["function"]["name"] for t in formatted]
-        choice = normalize_tool_choice(tool_choice, names)
+        choice = normalize_tool_choice(tool_choice, formatted)
         if choice is not None:
             kwargs["tool_choice"] = choice
         return super().bind(tools=formatted, **kwargs)

@@ -7,7 +7,7 @@ call or a streamed chunk is converted in exactly one place. No I/O here.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.messages import (
@@ -33,7 +33,6 @@ __all__ = [
     "PROVIDER",
     "StreamAccumulator",
     "completion_to_result",
-    "normalize_tool_choice",
     "to_openai_messages",
     "usage_metadata",
 ]
@@ -65,34 +64,6 @@ def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
 
 # Messages whose OpenAI form is just role and text when their content is a string and they have no name.
 _PLAIN_ROLES: dict[type[BaseMessage], str] = {HumanMessage: "user", SystemMessage: "system"}
-
-
-def normalize_tool_choice(tool_choice: Any, tool_names: Sequence[str]) -> str | dict[str, Any] | None:
-    """LangChain's ``tool_choice`` spellings as the transport's: ``"auto"``, ``"none"``, ``"required"`` or a dict.
-
-    ``"any"`` and ``True`` mean "call some tool" (``"required"``), a tool's name forces that tool. Checked here, at
-    ``bind_tools`` time, so a typo fails where it was written rather than at the first call.
-    """
-    if tool_choice is None:
-        return None
-    if tool_choice is True or tool_choice in ("any", "required"):
-        return "required"
-    if tool_choice is False:
-        return "none"
-    if tool_choice in ("auto", "none"):
-        return str(tool_choice)
-    name: Any = tool_choice
-    if isinstance(tool_choice, Mapping):
-        fn = tool_choice.get("function")
-        name = fn.get("name") if isinstance(fn, Mapping) else tool_choice.get("name")
-    if not isinstance(name, str):
-        raise ValueError(
-            f"tool_choice={tool_choice!r} is not understood: use 'auto', 'none', 'any'/'required', True, a tool name "
-            "or {'type': 'function', 'function': {'name': ...}}"
-        )
-    if name not in tool_names:
-        raise ValueError(f"tool_choice={name!r} names no bound tool; the tools are {list(tool_names)}")
-    return {"type": "function", "function": {"name": name}}
 
 
 def usage_metadata(usage: Usage | None) -> UsageMetadata | None:

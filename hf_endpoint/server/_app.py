@@ -40,7 +40,7 @@ __all__ = [
     "stream_headers",
 ]
 
-# Routes TGI protects with --api-key (PROTOCOL.md §0); GET / is never protected.
+# Routes TGI protects with --api-key (its router/src/server.rs); GET / is never protected.
 PROTECTED = frozenset(
     {"/generate", "/generate_stream", "/v1/chat/completions", "/v1/completions", "/tokenize", "/invocations", "/vertex"}
 )

@@ -1,6 +1,6 @@
 """The Messages API request side: deserialize, pick tools, template, map to generate parameters.
 
-Follows TGI's ``ChatRequest::try_into_generate`` and ``prepare_chat_input`` (PROTOCOL.md §7):
+Follows TGI's ``ChatRequest::try_into_generate`` and ``prepare_chat_input`` (``router/src/{lib,server}.rs``):
 ``temperature: 0`` means greedy and an absent temperature samples; ``presence_penalty`` becomes
 ``repetition_penalty = presence_penalty + 2``; ``top_logprobs`` becomes ``top_n_tokens``; tools
 are injected into the prompt and the output is constrained by the JSON grammar

@@ -1,6 +1,6 @@
 """Errors the server answers with, in TGI's two body shapes.
 
-TGI answers a request it cannot serve in one of two ways (PROTOCOL.md §0, §5): a JSON body
+TGI answers a request it cannot serve in one of two ways (``router/src/server.rs``): a JSON body
 ``{"error", "error_type"}`` produced by its handlers, or a plain-text body produced by the HTTP
 extractor before any handler runs (415, 400, deserialization 422s). Both are modelled here so the
 route code can simply ``raise`` and one middleware renders the response.

@@ -2,7 +2,7 @@
 
 Key omissions follow TGI's serde attributes exactly: ``details`` is left out unless asked,
 ``top_tokens`` unless ``top_n_tokens > 0``, ``best_of_sequences`` unless ``best_of > 1``; a text
-message has no ``tool_calls`` key and a tool-call message no ``content`` key (PROTOCOL.md §3, §7).
+message has no ``tool_calls`` key and a tool-call message no ``content`` key (as in tests/data/tgi).
 ``legacy`` holds the scripted backend's old-format switches (tool-call ``arguments`` as an object,
 ``object: "text_completion"``, ``finish_reason: "eos_token"``, integer tool-call id).
 """

@@ -1,7 +1,7 @@
 """TGI's request validation: the same checks, in the same order, with the same messages.
 
-Source of truth: ``router/src/validation.rs`` (``Validation::validate``), summarised in
-PROTOCOL.md §2. The order matters because a client sees only the first failure.
+Source of truth: TGI's ``router/src/validation.rs`` (``Validation::validate``); the messages are checked
+against TGI's recorded answers in tests/data/tgi. The order matters because a client sees only the first failure.
 """
 
 from __future__ import annotations

@@ -18,10 +18,10 @@ from langchain_core.messages import (
 )
 
 from hf_endpoint import ChatCompletion, ChatCompletionChunk
+from langchain_hf_endpoint import ChatHFEndpoint
 from langchain_hf_endpoint._convert import (
     StreamAccumulator,
     completion_to_result,
-    normalize_tool_choice,
     to_openai_messages,
 )
 
@@ -144,6 +144,10 @@ def test_any_split_of_the_text_adds_up(pieces: list[str]) -> None:
     assert full.usage_metadata is not None and full.usage_metadata["input_tokens"] == 3
 
 
+_TOOLS = [{"type": "function", "function": {"name": n, "description": "", "parameters": {"type": "object"}}}
+          for n in ("f", "g")]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("choice", "expected"),
     [
@@ -159,14 +163,15 @@ def test_any_split_of_the_text_adds_up(pieces: list[str]) -> None:
         ({"name": "f"}, {"type": "function", "function": {"name": "f"}}),
     ],
 )
-def test_normalize_tool_choice(choice: Any, expected: Any) -> None:
-    assert normalize_tool_choice(choice, ["f", "g"]) == expected
+def test_bind_tools_takes_every_tool_choice_spelling(choice: Any, expected: Any) -> None:
+    bound = ChatHFEndpoint(base_url="http://127.0.0.1:9").bind_tools(_TOOLS, tool_choice=choice)
+    assert bound.kwargs.get("tool_choice") == expected  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("choice", ["h", 3, {"type": "function"}])
-def test_normalize_tool_choice_rejects(choice: Any) -> None:
+def test_bind_tools_refuses_a_bad_tool_choice_where_it_is_written(choice: Any) -> None:
     with pytest.raises(ValueError, match="tool_choice"):
-        normalize_tool_choice(choice, ["f", "g"])
+        ChatHFEndpoint(base_url="http://127.0.0.1:9").bind_tools(_TOOLS, tool_choice=choice)
 
 
 _MESSAGE = st.one_of(

@@ -84,7 +84,7 @@ def test_tool_choice_forms(scripted: LocalServer, tool_choice: Any, sent: Any) -
 
 def test_unknown_tool_choice_fails_at_bind_time() -> None:
     llm = ChatHFEndpoint(base_url="http://127.0.0.1:9")
-    with pytest.raises(ValueError, match="names no bound tool"):
+    with pytest.raises(ValueError, match="not one of the tools"):
         llm.bind_tools([magic_function], tool_choice="nope")
 
 

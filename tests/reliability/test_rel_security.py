@@ -350,29 +350,32 @@ async def test_the_key_does_not_follow_a_scheme_change(
 
 
 @pytest.mark.parametrize("adapter", ["lc", "li"])
-def test_adapters_refuse_an_explicit_key_over_plain_http(adapter: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_adapters_refuse_an_explicit_key_over_plain_http(
+    adapter: str, scripted: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in hf_endpoint.TOKEN_ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     url = "http://tgi.example.invalid:8080"
 
-    def use_explicit_key() -> None:
+    def ask(**options: Any) -> str | None:
+        """The Authorization header the server received for one call to the remote host (see below)."""
         if adapter == "lc":
-            ChatHFEndpoint(base_url=url, api_key=KEY).invoke("hi")  # refused before any connection is tried
+            ChatHFEndpoint(base_url=url, **options).invoke("hi")
         else:
-            HFEndpoint(base_url=url, api_key=KEY)
+            HFEndpoint(base_url=url, **options).complete("hi")
+        return {k.lower(): v for k, v in scripted.last_request()["headers"].items()}.get("authorization")
 
     with pytest.raises(InvalidRequestError, match="allow_insecure_http=True") as info:
-        use_explicit_key()
+        ask(api_key=KEY)  # refused before any connection is tried
     assert KEY not in str(info.value)
-    # Opted in: accepted (nothing is sent here); a token from the environment is withheld instead of refused.
-    if adapter == "lc":
-        assert ChatHFEndpoint(base_url=url, api_key=KEY, allow_insecure_http=True).client._core.token is not None
-        monkeypatch.setenv("HF_TOKEN", KEY)
-        assert ChatHFEndpoint(base_url=url).client._core.token is None
-    else:
-        assert HFEndpoint(base_url=url, api_key=KEY, allow_insecure_http=True)._client._core.token is not None
-        monkeypatch.setenv("HF_TOKEN", KEY)
-        assert HFEndpoint(base_url=url)._client._core.token is None
+    # The remote host is reached through the scripted server as its HTTP proxy: it answers and records the request.
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", scripted.url)
+    assert ask(api_key=KEY, allow_insecure_http=True) == f"Bearer {KEY}"  # opted in: sent
+    assert scripted.last_request()["headers"]["Host"] == "tgi.example.invalid:8080"
+    monkeypatch.setenv("HF_TOKEN", KEY)
+    assert ask() is None  # a token from the environment is withheld instead of refused
 
 
 def test_langchain_pickle_drops_the_key(scripted: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:

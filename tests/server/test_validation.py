@@ -1,4 +1,4 @@
-"""Every validation rule answers with TGI's status, error_type and message (PROTOCOL.md §0, §2, §5-§7)."""
+"""Every validation rule answers with TGI's status, error_type and message (TGI's router/src/validation.rs and server.rs)."""
 
 from __future__ import annotations
 

@@ -232,28 +232,44 @@ def test_key_not_sent_to_another_host_after_redirect(srv: LocalServer, kind: str
         twin.close()
 
 
-@pytest.mark.parametrize("cls", [TGIClient, AsyncTGIClient])
+def reach_a_remote_host_through(srv: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests to any plain-http host go to ``srv`` as their HTTP proxy, which answers them itself and records what
+    it received: what a client sends to a remote host can be checked without leaving 127.0.0.1."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", srv.url)
+
+
+def sent_authorization(twin: Twin, srv: LocalServer) -> str | None:
+    twin.generate("Hello", max_new_tokens=2)
+    headers = {k.lower(): v for k, v in srv.last_request()["headers"].items()}
+    return headers.get("authorization")
+
+
 def test_plain_http_to_a_remote_host_needs_an_opt_in(
-    cls: type, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    srv: LocalServer, kind: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    cls = TGIClient if kind == "sync" else AsyncTGIClient
     monkeypatch.delenv("HF_TOKEN", raising=False)
     with pytest.raises(InvalidRequestError, match=r"plain HTTP to example\.invalid.*allow_insecure_http=True") as info:
         cls("http://example.invalid", api_key=KEY)  # an explicit key: refused, before anything is sent
     assert KEY not in str(info.value)
+    reach_a_remote_host_through(srv, monkeypatch)
     monkeypatch.setenv("HF_TOKEN", KEY)
     with caplog.at_level(logging.WARNING, logger="hf_endpoint"):
-        ambient = cls("http://example.invalid")  # a token from the environment: not sent
-        opted_in = cls("http://example.invalid", api_key=KEY, allow_insecure_http=True)
-        loopback = cls("http://127.0.0.1:8080", api_key=KEY)  # loopback needs no opt-in, and no warning
-        secure = cls("https://example.invalid", api_key=KEY)
-    assert "Authorization" not in ambient._core.headers
-    assert opted_in._core.headers["Authorization"] == loopback._core.headers["Authorization"] == f"Bearer {KEY}"
-    assert secure._core.headers["Authorization"] == f"Bearer {KEY}"
+        ambient = Twin(kind, "http://example.invalid")  # a token from the environment: not sent
+        opted_in = Twin(kind, "http://example.invalid", api_key=KEY, allow_insecure_http=True)
+        loopback = Twin(kind, srv.url, api_key=KEY)  # loopback needs no opt-in, and no warning
+        Twin(kind, "https://example.invalid", api_key=KEY).close()  # https needs none either (nothing sent here)
+    try:
+        assert sent_authorization(ambient, srv) is None
+        assert srv.last_request()["headers"]["Host"] == "example.invalid"  # it did go "to" the remote host
+        assert sent_authorization(opted_in, srv) == sent_authorization(loopback, srv) == f"Bearer {KEY}"
+    finally:
+        for twin in (ambient, opted_in, loopback):
+            twin.close()
     assert caplog.text.count("plain HTTP") == 2  # the withheld token, and the opt-in
     assert KEY not in caplog.text
-    for client in (ambient, opted_in, loopback, secure):
-        if isinstance(client, TGIClient):
-            client.close()
 
 
 # --------------------------------------------------------------------------------------------------- templates
