@@ -56,10 +56,22 @@ def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
         role = _PLAIN_ROLES.get(type(m))
         if role is None or type(m.content) is not str or m.name is not None:
             out = convert_to_openai_messages(list(messages), text_format="string")
-            return [dict(d) for d in out]
+            return [_without_reasoning(dict(d)) for d in out]
         # (what langchain-core's converter gives such a message, at a tenth of its ~3 us)
         simple.append({"role": role, "content": m.content})
     return simple
+
+
+# Reasoning blocks a model wrote (Anthropic's thinking, OpenAI's reasoning): not replayed, and TGI's Messages API
+# takes only text and image_url parts (any other type is a 422).
+_REASONING = frozenset({"thinking", "redacted_thinking", "reasoning"})
+
+
+def _without_reasoning(message: dict[str, Any]) -> dict[str, Any]:
+    content = message.get("content")
+    if type(content) is list and any(isinstance(p, Mapping) and p.get("type") in _REASONING for p in content):
+        message["content"] = [p for p in content if not (isinstance(p, Mapping) and p.get("type") in _REASONING)]
+    return message
 
 
 # Messages whose OpenAI form is just role and text when their content is a string and they have no name.

@@ -80,6 +80,16 @@ def message_text(message: dict[str, Any]) -> str:
     return "" if content is None else str(content)
 
 
+def _is_chunk(chunk: Any) -> bool:
+    """A ``MessageChunk``: ``{"type": "text", "text": str}`` or ``{"type": "image_url", "image_url": {"url": str}}``."""
+    if not isinstance(chunk, dict):
+        return False
+    if chunk.get("type") == "text":
+        return isinstance(chunk.get("text"), str)
+    url = chunk.get("image_url")
+    return chunk.get("type") == "image_url" and isinstance(url, dict) and isinstance(url.get("url"), str)
+
+
 def _check_body(body: Any, raw: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise serde_error(raw, "", "invalid type: sequence, expected struct ChatRequest")
@@ -91,6 +101,9 @@ def _check_body(body: Any, raw: str) -> dict[str, Any]:
             raise serde_error(raw, f"messages[{i}]", "invalid type: expected struct Message")
         if "role" not in message:
             raise missing_field(raw, "role", f"messages[{i}]")
+        if isinstance(message.get("content"), list) and not all(_is_chunk(c) for c in message["content"]):
+            # MessageContent is untagged: a chunk other than text/image_url matches no variant of the body.
+            raise serde_error(raw, f"messages[{i}]", "data did not match any variant of untagged enum MessageBody")
     check_grammar(body.get("response_format"), raw, "response_format")
     for i, tool in enumerate(body.get("tools") or []):
         function = tool.get("function") if isinstance(tool, dict) else None

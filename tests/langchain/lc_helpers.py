@@ -30,3 +30,28 @@ class TokenRecorder(BaseCallbackHandler):
     def on_llm_new_token(self, token: str, *, chunk: Any = None, **kwargs: Any) -> None:
         self.tokens.append(token)
         self.chunks.append(chunk)
+
+
+class ImageSupport:
+    """What ``ChatHFEndpoint`` declares to LangChain's standard suites about images, on both TGI routes.
+
+    Images in human messages (base64 and URLs, which the server fetches) and in tool messages, and Anthropic-style
+    histories (``tool_use``/``tool_result`` blocks, ``source`` images). PDFs, audio and video: TGI takes none.
+    """
+
+    @property
+    def supports_image_inputs(self) -> bool:
+        return True
+
+    @property
+    def supports_image_urls(self) -> bool:
+        return True
+
+    @property
+    def supports_image_tool_message(self) -> bool:
+        return True
+
+    @property
+    def supports_anthropic_inputs(self) -> bool:
+        return True
+

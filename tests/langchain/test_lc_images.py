@@ -133,3 +133,19 @@ def test_bad_images_fail_before_sending(scripted: LocalServer) -> None:
         with pytest.raises(InvalidRequestError, match=message):
             llm.invoke([HumanMessage([{"type": "text", "text": "x"}, block])])
     assert scripted.stats()["requests"].get("/v1/chat/completions") is None
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_reasoning_blocks_are_not_replayed(scripted: LocalServer, route: str) -> None:
+    # TGI's Messages API takes only text and image_url parts: a thinking block would be a 422 there.
+    history = [
+        HumanMessage("Hello"),
+        AIMessage([{"type": "thinking", "thinking": "a greeting", "signature": "x"}, {"type": "text", "text": "Hi!"}]),
+        HumanMessage(
+            [{"type": "text", "text": "Look: "}, {"type": "image", "base64": RED64, "mime_type": "image/png"}]
+        ),
+    ]
+    ChatHFEndpoint(base_url=scripted.url, max_tokens=3, **ROUTES[route]).invoke(history)
+    body = scripted.last_request()
+    assert body is not None and "a greeting" not in body["body"] and "Hi!" in body["body"]
+    assert pieces(body)[-2] == f"<image {digest(RED)}>"

@@ -3,16 +3,25 @@
 The scripted backend is deterministic: a fixed reply, and JSON built from the requested schema (it calls the first
 tool unless the last message is a tool result). It never reads the prompt, so the few standard tests whose
 assertion needs a model that reads the prompt are expected failures here, each with its reason.
+
+The image tests download a diagram from GitHub (and, for ``supports_image_urls``, send its URL, which the server
+fetches). With no network here, a loopback HTTPS proxy set in the environment (``offline_web.py``) serves a PNG
+made in the test at that URL; each such test checks afterwards that the picture was downloaded, and arrived.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from imagedata import digest, make_png
 from langchain_core.language_models import BaseChatModel
 from langchain_tests.integration_tests import ChatModelIntegrationTests
+from lc_helpers import ImageSupport
+from offline_web import offline_web
 
+from hf_endpoint.server import LocalServer
 from langchain_hf_endpoint import ChatHFEndpoint
 
 pytestmark = pytest.mark.usefixtures("close_pooled_clients")
@@ -36,10 +45,45 @@ _UNICODE = _READS_PROMPT.format(
 )
 
 
-class TestChatHFEndpointIntegration(ChatModelIntegrationTests):
+# The picture langchain-tests downloads (its URL is fixed in the suite), and what the offline proxy serves there.
+LANGCHAIN_IMAGE_URL = (
+    "https://raw.githubusercontent.com/langchain-ai/docs/4d11d08b6b0e210bd456943f7a22febbd168b543/src/images/"
+    "agentic-rag-output.png"
+)
+DIAGRAM = make_png(16, 9, (40, 120, 200))
+
+
+# The standard tests that download the picture: how often it is served (by the test's download, and by the server
+# fetching the URL it was sent), and whether the last request carried it.
+_IMAGE_TESTS = {"test_image_inputs": (2, True), "test_image_tool_message": (1, True), "test_anthropic_inputs": (1, False)}
+
+
+def _check_image_test(name: str, served: list[str], server: LocalServer) -> None:
+    times, last_has_it = _IMAGE_TESTS[name]
+    assert served == [LANGCHAIN_IMAGE_URL] * times
+    if last_has_it:
+        record = server.last_request()
+        assert record is not None
+        images = [c for c in record.get("inputs", []) if c["type"] == "image"]
+        assert [i["sha256"] for i in images] == [digest(DIAGRAM)]
+
+
+class TestChatHFEndpointIntegration(ImageSupport, ChatModelIntegrationTests):
     @pytest.fixture(autouse=True)
-    def _server(self, scripted_url: str) -> None:
-        self._url = scripted_url
+    def _server(self, scripted_server: LocalServer) -> None:
+        self._url = scripted_server.url
+
+    @pytest.fixture(autouse=True)
+    def _offline_image(self, request: pytest.FixtureRequest, scripted_server: LocalServer) -> Iterator[None]:
+        """For the image tests (langchain-tests forbids overriding them): the picture served offline, then checked
+        to have been downloaded and to have reached the server intact."""
+        name = request.node.originalname
+        if name not in _IMAGE_TESTS:
+            yield
+            return
+        with offline_web({LANGCHAIN_IMAGE_URL: DIAGRAM}) as served:
+            yield
+        _check_image_test(name, served, scripted_server)
 
     @property
     def chat_model_class(self) -> type[ChatHFEndpoint]:

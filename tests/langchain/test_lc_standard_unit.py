@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from langchain_tests.unit_tests import ChatModelUnitTests
+from lc_helpers import ImageSupport
 from syrupy.assertion import SnapshotAssertion
 
 from langchain_hf_endpoint import ChatHFEndpoint
@@ -14,7 +15,7 @@ from langchain_hf_endpoint import ChatHFEndpoint
 UNUSED_URL = "http://127.0.0.1:9"
 
 
-class TestChatHFEndpointUnit(ChatModelUnitTests):
+class TestChatHFEndpointUnit(ImageSupport, ChatModelUnitTests):
     @property
     def chat_model_class(self) -> type[ChatHFEndpoint]:
         return ChatHFEndpoint

@@ -178,3 +178,16 @@ def test_tiny_answers_without_seeing_the_image(tiny_url: str) -> None:
         "error": PREFIX + "base64 encoding is invalid: Invalid symbol 33, offset 4.",
         "error_type": "validation",
     }
+
+
+def test_chat_content_parts_other_than_text_and_image_url_are_a_serde_error(scripted: LocalServer) -> None:
+    body = chat_body("hi", {"type": "thinking", "thinking": "hmm"})
+    raw = json.dumps(body)
+    resp = requests.post(
+        scripted.url + "/v1/chat/completions", data=raw, headers={"Content-Type": "application/json"}, timeout=30
+    )
+    assert resp.status_code == 422
+    assert resp.text == (
+        "Failed to deserialize the JSON body into the target type: messages[0]: data did not match any variant of "
+        f"untagged enum MessageBody at line 1 column {len(raw)}"
+    )
