@@ -7,7 +7,7 @@ call or a streamed chunk is converted in exactly one place. No I/O here.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.messages import (
