@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from .__about__ import __version__
 
 if TYPE_CHECKING:
+    from ._arguments import rename_arguments
     from ._async_client import AsyncTGIClient
     from ._auth import TOKEN_ENV_VARS, Secret, resolve_token
     from ._client import TGIClient
@@ -75,6 +76,7 @@ _LAZY: dict[str, str] = {
     "TOKEN_ENV_VARS": "._auth",
     "Secret": "._auth",
     "resolve_token": "._auth",
+    "rename_arguments": "._arguments",
     "TGIClient": "._client",
     "acompletion": "._completion",
     "completion": "._completion",
@@ -210,5 +212,6 @@ __all__ = [
     "completion",
     "image_data_uri",
     "load_chat_template",
+    "rename_arguments",
     "resolve_token",
 ]

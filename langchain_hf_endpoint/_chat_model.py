@@ -1,4 +1,8 @@
-"""``ChatHFEndpoint``: LangChain's chat-model interface on the shared TGI transport."""
+"""``ChatHFEndpoint``: LangChain's chat-model interface on the shared TGI transport.
+
+(A little over 400 lines: the documented fields and LangChain's methods are the class itself; arguments, clients,
+conversions and structured output live in their own modules.)
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field
 
 from hf_endpoint import Secret, resolve_token
 
+from ._arguments import constructor_arguments
 from ._clients import (
     ClientSettings,
     aclose_async_client,
@@ -22,6 +27,7 @@ from ._clients import (
     get_sync_client,
     known_served_model,
     served_model,
+    token_ids,
 )
 from ._convert import PROVIDER, StreamAccumulator, completion_to_result, to_openai_messages
 
@@ -37,7 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["ChatHFEndpoint"]
 
 _SEED_PREFIX = "huggingface/"
-
 
 class ChatHFEndpoint(BaseChatModel):
     """A chat model served by a Hugging Face Inference Endpoint or any text-generation-inference (TGI) server.
@@ -72,6 +77,10 @@ class ChatHFEndpoint(BaseChatModel):
     max_tokens: int | None = None
     """Maximum number of generated tokens (clamped to what fits the model's context)."""
     top_p: float | None = None
+    top_k: int | None = None
+    """Sample from the k most likely tokens only."""
+    repetition_penalty: float | None = None
+    """TGI's repetition penalty (1.0 means none)."""
     seed: int | None = None
     stop: list[str] | None = None
     """Stop sequences (removed from the returned text, as OpenAI does)."""
@@ -105,6 +114,13 @@ class ChatHFEndpoint(BaseChatModel):
     _settings_memo: tuple[tuple[Any, ...], ClientSettings] | None = PrivateAttr(default=None)
 
     # ------------------------------------------------------------------------------------------- construction
+
+    def __init__(self, **kwargs: Any) -> None:
+        """Unknown arguments are refused (pydantic would drop them), naming the one probably meant; names
+        langchain-huggingface and OpenAI use for the same things are taken (``endpoint_url``,
+        ``huggingfacehub_api_token``, ``max_new_tokens``, ``max_completion_tokens``, ``stop_sequences``)."""
+        # Here rather than in a validator: pydantic wraps a validator's error with the input, which holds the key.
+        super().__init__(**constructor_arguments(type(self), kwargs))
 
     @model_validator(mode="before")
     @classmethod
@@ -223,6 +239,18 @@ class ChatHFEndpoint(BaseChatModel):
         server reported in ``/info``, else the URL (the only other name an endpoint has)."""
         return self.model or served_model(client) or self.base_url
 
+    def get_token_ids(self, text: str) -> list[int]:
+        """The server's own token ids for ``text`` (TGI's ``/tokenize``, counted as the server counts a prompt, with
+        the tokenizer's special tokens; remembered per text), or ``custom_get_token_ids(text)`` when given. Behind
+        ``get_num_tokens``, ``get_num_tokens_from_messages`` and ``trim_messages(token_counter=llm)``.
+
+        A server without ``/tokenize`` (an OpenAI-compatible engine) raises ``NotFoundError`` saying to pass
+        ``custom_get_token_ids=`` (e.g. a Hugging Face tokenizer's ``encode``); nothing is estimated silently.
+        """
+        if self.custom_get_token_ids is not None:
+            return self.custom_get_token_ids(text)
+        return list(token_ids(self._settings(), text))
+
     # ------------------------------------------------------------------------------------------- parameters
 
     @property
@@ -232,6 +260,8 @@ class ChatHFEndpoint(BaseChatModel):
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "top_p": self.top_p,
+            "top_k": self.top_k,
+            "repetition_penalty": self.repetition_penalty,
             "seed": self.seed,
             "logprobs": self.logprobs,
             "top_logprobs": self.top_logprobs,

@@ -12,6 +12,7 @@ loop (``asyncio.run`` called again) simply replaces the session, as the transpor
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -30,6 +31,7 @@ __all__ = [
     "get_sync_client",
     "known_served_model",
     "served_model",
+    "token_ids",
 ]
 
 
@@ -94,6 +96,24 @@ def get_async_client(settings: ClientSettings) -> AsyncTGIClient:
             client = settings.async_client()
             _async_clients[key] = client
         return client
+
+
+@functools.lru_cache(maxsize=4096)
+def token_ids(settings: ClientSettings, text: str) -> tuple[int, ...]:
+    """The server's token ids for ``text`` (``POST /tokenize``), remembered per endpoint and text: LangChain's
+    ``trim_messages`` counts the same messages again and again while it searches for the cut."""
+    if not text:
+        return ()
+    from hf_endpoint import NotFoundError
+
+    try:
+        return tuple(token.id for token in get_sync_client(settings).tokenize(text))
+    except NotFoundError as err:
+        raise NotFoundError(
+            f"{err.message}. Counting tokens needs the server's /tokenize (TGI's), which this server does not have: "
+            "pass custom_get_token_ids= (e.g. a Hugging Face tokenizer's encode) to count with your own",
+            status_code=err.status_code, error_type=err.error_type, request_id=err.request_id, url=err.url,
+        ) from err
 
 
 def served_model(client: TGIClient | AsyncTGIClient) -> str | None:

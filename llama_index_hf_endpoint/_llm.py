@@ -1,8 +1,12 @@
 """``HFEndpoint``: a LlamaIndex ``FunctionCallingLLM`` for TGI servers and Hugging Face Inference Endpoints.
 
 Only the lines that send and iterate differ between the sync and async methods; every conversion is a pure
-function in ``_messages`` / ``_responses``. Completion methods are chat underneath (the prompt is one user
-message), calling the undecorated chat bodies so that one call emits one LLM callback event.
+function in ``_messages`` / ``_responses`` / ``_completion``. Completion methods are chat underneath for a chat model
+(the prompt is one user message), calling the undecorated chat bodies so that one call emits one LLM callback event;
+an already formatted prompt, or any prompt of a base model, goes to ``/generate`` as it is.
+
+(A little over 400 lines: the fields with their descriptions and LlamaIndex's eight methods are the class itself;
+arguments, metadata, tools and conversions live in their own modules.)
 """
 
 from __future__ import annotations
@@ -26,30 +30,29 @@ from llama_index.core.base.llms.types import (
     MessageRole,
 )
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
-from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS, DEFAULT_TEMPERATURE
+from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_TEMPERATURE
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
-from llama_index.core.llms.llm import ToolSelection
 
 from hf_endpoint import HFEndpointError, Secret, resolve_token
 
-from ._messages import resolve_tool_choice, to_tgi_messages, to_tgi_tools
+from ._arguments import constructor_arguments
+from ._completion import acompletion_stream, completion_stream, generate_params, generate_response
+from ._messages import to_tgi_messages
+from ._metadata import in_event_loop, llm_metadata
 from ._responses import (
     StreamAccumulator,
     chat_response,
     completion_response,
-    force_single_tool_call,
-    tool_selections,
 )
-from ._structured import GrammarStructuredLLM
+from ._tools import ToolCallingLLM
 
 if TYPE_CHECKING:
     # The transport (requests, pydantic models) loads when the first HFEndpoint is made, aiohttp with the first
     # async call: importing this module costs little more than LlamaIndex itself.
-    from llama_index.core.tools.types import BaseTool
 
     from hf_endpoint import AsyncTGIClient, Info, TGIClient
 
-__all__ = ["HFEndpoint", "context_window_of"]
+__all__ = ["HFEndpoint"]
 
 logger = logging.getLogger("llama_index_hf_endpoint")
 
@@ -58,19 +61,7 @@ Route = Literal["auto", "chat", "generate"]
 # Keyword arguments LlamaIndex passes through to ``chat`` that mean nothing to TGI.
 _IGNORED_KWARGS = ("strict", "verbose")
 
-
-def context_window_of(info: Info | None, num_output: int) -> int | None:
-    """The usable window from ``/info``: ``max_total_tokens``, but no more than the largest prompt the server
-    accepts (``max_input_tokens``, or the older ``max_input_length``) plus the answer."""
-    if info is None:
-        return None
-    total, inputs = info.max_total_tokens, info.max_input_tokens
-    if total and inputs:
-        return min(total, inputs + num_output)
-    return total or (inputs + num_output if inputs else None)
-
-
-class HFEndpoint(GrammarStructuredLLM):
+class HFEndpoint(ToolCallingLLM):
     """A TGI server or Hugging Face Inference Endpoint as a LlamaIndex function-calling LLM.
 
     ``base_url`` is the server's root URL. The token is ``api_key`` or the first of ``HF_TOKEN``,
@@ -80,10 +71,17 @@ class HFEndpoint(GrammarStructuredLLM):
     ``/generate`` route with a client-side chat template (``"generate"``, see ``chat_template``), or ``"auto"``.
     Call :meth:`close` / :meth:`aclose` (or use ``with``/``async with``) to release connections.
 
+    ``complete`` follows LlamaIndex's meaning: for a chat model (``is_chat_model=True``, the default) the prompt is
+    a user message; with ``formatted=True`` (already formatted) or for a base model (``is_chat_model=False``) it is
+    sent as it is to ``/generate`` and the model continues it.
+
     Example::
 
         llm = HFEndpoint(base_url="https://xyz.endpoints.huggingface.cloud", max_tokens=512)
-        print(llm.complete("Paris is the capital of").text)
+        print(llm.complete("What is the capital of France?").text)  # answered as a chat turn
+
+        base = HFEndpoint(base_url="http://127.0.0.1:8080", is_chat_model=False, max_tokens=4)
+        print(base.complete("One, two, three,").text)  # continued: " four, five,"
     """
 
     base_url: str = Field(description="The TGI server's or Inference Endpoint's root URL.")
@@ -109,6 +107,11 @@ class HFEndpoint(GrammarStructuredLLM):
     tokenizer_config: str | None = Field(
         default=None, description="Path to the model's tokenizer_config.json, for its chat template."
     )
+    is_chat_model: bool = Field(
+        default=True,
+        description="False for a base (completion) model: complete() then sends the prompt as is to /generate, and "
+        "LlamaIndex formats prompts instead of messages for it.",
+    )
     logprobs: bool | None = Field(default=None, description="Return per-token log-probabilities.")
     top_logprobs: int = Field(default=0, ge=0, description="Alternatives per token with logprobs (0: none).")
     additional_kwargs: dict[str, Any] = Field(
@@ -129,10 +132,19 @@ class HFEndpoint(GrammarStructuredLLM):
     _info: Info | None = PrivateAttr(default=None)
     _info_known: bool = PrivateAttr(default=False)
     _payload_memo: tuple[tuple[Any, ...], dict[str, Any]] | None = PrivateAttr(default=None)
+    _info_task: asyncio.Task[None] | None = PrivateAttr(default=None)
 
-    def __init__(self, base_url: str, *, api_key: str | Secret | None = None, **kwargs: Any) -> None:
+    def __init__(self, base_url: str | None = None, *, api_key: str | Secret | None = None, **kwargs: Any) -> None:
+        """Unknown arguments are refused (pydantic would drop them), naming the one probably meant; the names of
+        LlamaIndex's Hugging Face classes are taken where they mean the same (``token``, ``max_new_tokens``,
+        ``generate_kwargs``, ``model_url``, ``endpoint_url``)."""
+        args, api_key = constructor_arguments(
+            type(self).__name__, {*type(self).model_fields, "api_key"}, {"base_url": base_url, "api_key": api_key},
+            kwargs,
+        )
+        base_url = args["base_url"]
         # (a dict, because mypy sees pydantic's synthesized __init__ of the base class, which lacks base_url)
-        super().__init__(**{"base_url": base_url, **kwargs})
+        super().__init__(**args)
         # Only an explicit key is held here; a token from the environment is left to the transport, which does not
         # send it over plain HTTP to a remote host (an explicit one there needs allow_insecure_http=True).
         self._api_key = resolve_token(api_key) if api_key else None
@@ -181,6 +193,11 @@ class HFEndpoint(GrammarStructuredLLM):
 
     async def aclose(self) -> None:
         """Release both connection pools."""
+        task = self._info_task
+        if task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         self._client.close()
         if self._aclient_ is not None:
             await self._aclient_.aclose()
@@ -201,23 +218,43 @@ class HFEndpoint(GrammarStructuredLLM):
 
     @property
     def metadata(self) -> LLMMetadata:
-        """Window, output size and model name from the server's ``/info`` (fetched once, on first use)."""
+        """Window, output size and model name from the server's ``/info`` (or ``/v1/models``), fetched once, on first
+        use. Inside a running event loop a request would block the loop: until the async methods (which await it) or
+        a fetch started in the background have it, what is known is reported (``context_window=`` if given, else
+        LlamaIndex's default window)."""
         if not self._info_known:
-            self._set_info(self._client.info())
+            if in_event_loop():
+                self._fetch_info_soon()
+            else:
+                self._set_info(self._client.info())
         return self._metadata_for(self._info)
+
+    def _fetch_info_soon(self) -> None:
+        private = self.__pydantic_private__
+        assert private is not None
+        loop = asyncio.get_running_loop()
+        task: asyncio.Task[None] | None = private["_info_task"]
+        if task is None or task.done() or task.get_loop() is not loop:
+            # (kept referenced: the loop holds tasks only weakly)
+            private["_info_task"] = loop.create_task(self._background_info())
+
+    async def _background_info(self) -> None:
+        with contextlib.suppress(HFEndpointError):  # (the next call reports it, with its own request)
+            await self._aensure_info()
 
     def to_payload(self) -> dict[str, Any]:
         """What callback and instrumentation events record about this LLM (never the key or headers)."""
         private = self.__pydantic_private__
         assert private is not None
-        if not private["_info_known"] and not _in_event_loop():
+        if not private["_info_known"] and not in_event_loop():
             # Sync callers: fetch /info now (once; the client asks it anyway on route "auto"). Inside an event
             # loop a sync request would block it, so async callers record what is known until their own fetch.
             with contextlib.suppress(HFEndpointError):
                 self._set_info(self._client.info())
         # LlamaIndex asks for this on every call (its callback decorators), and building LLMMetadata and dumping it
         # costs ~6 us: remembered for as long as what it is made of stays the same; each caller gets its own dict.
-        key = (private["_info"], self.max_tokens, self.context_window, self.model)
+        key = (private["_info"], private["_info_known"], self.max_tokens, self.context_window, self.model,
+               self.is_chat_model)  # fmt: skip
         memo = private["_payload_memo"]
         if memo is None or memo[0] != key:
             memo = private["_payload_memo"] = (key, {"class_name": self.class_name(),
@@ -237,16 +274,14 @@ class HFEndpoint(GrammarStructuredLLM):
         if not self.__pydantic_private__["_info_known"]:  # type: ignore[index]  # (see _aclient)
             self._set_info(await self._aclient.info())
 
+    def _served_model(self) -> str | None:
+        """The model the server named (``/info``, or ``/v1/models`` on an OpenAI-compatible server), once asked."""
+        aclient = self._aclient_
+        return self._client.served_model or (aclient.served_model if aclient is not None else None)
+
     def _metadata_for(self, info: Info | None) -> LLMMetadata:
-        num_output = self.max_tokens or DEFAULT_NUM_OUTPUTS
-        window = self.context_window or context_window_of(info, num_output) or DEFAULT_CONTEXT_WINDOW
-        return LLMMetadata(
-            context_window=window,
-            num_output=min(num_output, max(window - 1, 1)),
-            is_chat_model=True,
-            is_function_calling_model=True,
-            model_name=(info.model_id if info is not None else None) or self.model or "unknown",
-        )
+        return llm_metadata(info, self._served_model(), max_tokens=self.max_tokens, context_window=self.context_window,
+                            model=self.model, is_chat_model=self.is_chat_model)  # fmt: skip
 
     # ------------------------------------------------------------------------------------------- requests
 
@@ -264,6 +299,12 @@ class HFEndpoint(GrammarStructuredLLM):
         params.update(self.additional_kwargs)
         params.update({k: v for k, v in kwargs.items() if k not in _IGNORED_KWARGS})
         return to_tgi_messages(messages), params
+
+    def _raw_request(self, prompt: str, formatted: bool, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The prompt (through ``completion_to_prompt`` unless already formatted) and ``/generate``'s parameters."""
+        if not formatted and self.completion_to_prompt is not None:
+            prompt = self.completion_to_prompt(prompt)
+        return prompt, generate_params(self._request((), kwargs)[1])
 
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         msgs, params = self._request(messages, kwargs)
@@ -320,12 +361,22 @@ class HFEndpoint(GrammarStructuredLLM):
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        """The prompt as one user message (the server applies the model's chat template)."""
+        """A chat model (``is_chat_model=True``, the default): the prompt as one user message, formatted by the
+        model's chat template. ``formatted=True`` (the prompt is already formatted: LlamaIndex's meaning) or a base
+        model (``is_chat_model=False``): the prompt as it is, on ``/generate``, so the model continues it."""
+        if formatted or not self.is_chat_model:
+            prompt, params = self._raw_request(prompt, formatted, kwargs)
+            return generate_response(self._client.generate(prompt, **params))
         return completion_response(self._chat(_as_messages(prompt), **kwargs))
 
     @llm_completion_callback()
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
         """Streamed :meth:`complete`."""
+        if formatted or not self.is_chat_model:
+            prompt, params = self._raw_request(prompt, formatted, kwargs)
+            events = self._client.generate_stream(prompt, **params)
+
+            return completion_stream(events)
         stream = self._stream_chat(_as_messages(prompt), **kwargs)
 
         def gen() -> Generator[CompletionResponse, None, None]:
@@ -347,11 +398,19 @@ class HFEndpoint(GrammarStructuredLLM):
     @llm_completion_callback()
     async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         """Async :meth:`complete`."""
+        if formatted or not self.is_chat_model:
+            prompt, params = self._raw_request(prompt, formatted, kwargs)
+            await self._aensure_info()
+            return generate_response(await self._aclient.generate(prompt, **params))
         return completion_response(await self._achat(_as_messages(prompt), **kwargs))
 
     @llm_completion_callback()
     async def astream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseAsyncGen:
         """Async :meth:`stream_complete`."""
+        if formatted or not self.is_chat_model:
+            prompt, params = self._raw_request(prompt, formatted, kwargs)
+            await self._aensure_info()
+            return acompletion_stream(self._aclient.generate_stream(prompt, **params))
         stream = await self._astream_chat(_as_messages(prompt), **kwargs)
 
         async def gen() -> AsyncGenerator[CompletionResponse, None]:
@@ -359,58 +418,6 @@ class HFEndpoint(GrammarStructuredLLM):
                 yield completion_response(response)
 
         return gen()
-
-    # ------------------------------------------------------------------------------------------- tools
-
-    def _prepare_chat_with_tools(
-        self,
-        tools: Sequence[BaseTool],
-        user_msg: str | ChatMessage | None = None,
-        chat_history: list[ChatMessage] | None = None,
-        verbose: bool = False,
-        allow_parallel_tool_calls: bool = False,
-        tool_required: bool = False,
-        tool_choice: Any = None,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
-        """Chat arguments for a tool-calling turn (the caller's ``chat_history`` is not modified)."""
-        messages = list(chat_history or [])
-        if isinstance(user_msg, str):
-            user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
-        if user_msg is not None:
-            messages.append(user_msg)
-        prepared: dict[str, Any] = {"messages": messages, **kwargs}
-        if tools:
-            prepared["tools"] = to_tgi_tools(tools)
-            choice = resolve_tool_choice(tool_choice, tool_required)
-            if choice is not None:
-                prepared["tool_choice"] = choice
-        return prepared
-
-    def _validate_chat_with_tools_response(
-        self,
-        response: ChatResponse,
-        tools: Sequence[BaseTool],
-        allow_parallel_tool_calls: bool = False,
-        **kwargs: Any,
-    ) -> ChatResponse:
-        if not allow_parallel_tool_calls:
-            force_single_tool_call(response)
-        return response
-
-    def get_tool_calls_from_response(
-        self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
-    ) -> list[ToolSelection]:
-        """The response's tool calls as ``ToolSelection``s with parsed arguments (partial ones while streaming)."""
-        return tool_selections(response, error_on_no_tool_call=error_on_no_tool_call)
-
-
-def _in_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def _as_messages(prompt: str) -> list[ChatMessage]:

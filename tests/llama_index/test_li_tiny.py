@@ -56,6 +56,18 @@ async def test_answers_a_question_by_every_method(tiny_llm: HFEndpoint) -> None:
     assert len(set(texts)) == 1  # greedy: the same answer whichever way it was asked
 
 
+async def test_a_base_model_continues_a_prompt(tiny_url: str) -> None:
+    """Issue 13, item 11: the prompt went through the chat template ("One, two, three," -> "\nQuestion:"); sent
+    as is (formatted=True, or is_chat_model=False, the class docstring's example) the model continues it."""
+    async with HFEndpoint(base_url=tiny_url, temperature=0, max_tokens=4, timeout=120) as chat_model:
+        continued = chat_model.complete("One, two, three,", formatted=True).text
+        assert continued.startswith(" four, five"), continued
+        assert (await chat_model.acomplete("One, two, three,", formatted=True)).text == continued
+    async with HFEndpoint(base_url=tiny_url, is_chat_model=False, temperature=0, max_tokens=4, timeout=120) as base:
+        assert base.complete("One, two, three,").text == continued
+        assert "".join(r.delta or "" for r in base.stream_complete("One, two, three,")) == continued
+
+
 def test_usage_and_metadata_from_the_server(tiny_llm: HFEndpoint) -> None:
     response = tiny_llm.complete(QUESTION)
     assert response.additional_kwargs["prompt_tokens"] > 5
