@@ -132,15 +132,16 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
-def _local_route(url: str) -> bool:
-    """Whether fetching ``url`` stays on this machine: a loopback host, or a loopback proxy from the environment."""
+def _route(url: str) -> str | None:
+    """How a fetch of ``url`` stays on this machine: ``"direct"`` to a loopback host, ``"proxy"`` through a loopback
+    proxy the environment sets for it; None when it would leave the machine."""
     parts = urlsplit(url)
     if _is_loopback(parts.hostname):
-        return True
+        return "direct"
     proxy: str = urllib.request.getproxies().get(parts.scheme) or ""
     if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
-        return False
-    return _is_loopback(urlsplit(proxy if "://" in proxy else f"http://{proxy}").hostname)
+        return None
+    return "proxy" if _is_loopback(urlsplit(proxy if "://" in proxy else f"http://{proxy}").hostname) else None
 
 
 def _unreachable(url: str, reason: str) -> ApiError:
@@ -149,21 +150,26 @@ def _unreachable(url: str, reason: str) -> ApiError:
 
 
 async def _fetch(url: str, max_size: int) -> Image:
-    if not _local_route(url):
+    route = _route(url)
+    if route is None:
         raise _unreachable(url, "error trying to connect: this server fetches only over loopback")
     import aiohttp
 
     # A TLS context made now, so that a CA bundle set in the environment (SSL_CERT_FILE) after start-up counts.
     tls = ssl.create_default_context() if url.startswith("https:") else None
+    data = bytearray()
     try:
-        async with aiohttp.ClientSession(trust_env=True) as session, session.get(url, ssl=tls or True) as resp:
+        # reqwest's blocking client, which TGI uses, gives up after 30 s.
+        async with (
+            aiohttp.ClientSession(trust_env=route == "proxy", timeout=aiohttp.ClientTimeout(total=30)) as session,
+            session.get(url, ssl=tls or True) as resp,
+        ):
             # Like reqwest::blocking::get, any status is read as the image: an error page fails the format guess.
             if resp.content_length is not None and resp.content_length > max_size:
                 raise validation_error(
                     f"Image size {resp.content_length} bytes exceeds maximum allowed size of {max_size} bytes"
                 )
-            data = await resp.content.read(max_size + 1)
-            while len(data) <= max_size and not resp.content.at_eof():
+            while len(data) <= max_size:
                 more = await resp.content.read(max_size + 1 - len(data))
                 if not more:
                     break
@@ -172,10 +178,10 @@ async def _fetch(url: str, max_size: int) -> Image:
         raise _unreachable(url, f"error trying to connect: {exc}") from None
     if len(data) > max_size:
         raise validation_error(f"Image size {len(data)} bytes exceeds maximum allowed size of {max_size} bytes")
-    found = _format(data)
+    found = _format(bytes(data[:16]))
     if found is None:
         raise validation_error("invalid image: The image format could not be determined")
-    return Image(data, _MIME_OF[found])
+    return Image(bytes(data), _MIME_OF[found])
 
 
 async def prepare_input(inputs: str, max_image_fetch_size: int = MAX_IMAGE_FETCH_SIZE) -> list[Chunk]:
