@@ -13,6 +13,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.tools import tool
 from pydantic import BaseModel
 
+from hf_endpoint import LengthLimitError
 from langchain_hf_endpoint import ChatHFEndpoint
 
 pytestmark = [pytest.mark.tiny, pytest.mark.usefixtures("close_pooled_clients")]
@@ -84,3 +85,18 @@ def test_forced_tool_call_from_a_real_model(tiny_url: str, route: str) -> None:
     assert call["name"] == "get_weather"
     assert isinstance(call["args"]["location"], str)
     assert call["id"]
+
+
+class Person(BaseModel):
+    name: str
+    bio: str
+
+
+@pytest.mark.parametrize("method", ["json_schema", "function_calling", "json_mode"])
+def test_structured_output_cut_off_by_max_tokens_is_an_error(tiny_url: str, method: str) -> None:
+    """Issue 13, item 1, as reported: Person(name='Ada Lovelace', bio='Ada') came back from the cut-off
+    {"name":"Ada Lovelace","bio":"Ada, repaired by langchain-core's partial-JSON parser."""
+    llm = ChatHFEndpoint(base_url=tiny_url, temperature=0, max_tokens=10)
+    structured = llm.with_structured_output(Person, method=method)  # type: ignore[arg-type]
+    with pytest.raises(LengthLimitError, match=r"length limit.*raise max_tokens"):
+        structured.invoke("Write a short profile of Ada Lovelace as JSON.")
