@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from ._auth import TOKEN_ENV_VARS, Secret, resolve_token
     from ._client import TGIClient
     from ._completion import acompletion, completion
-    from ._core import Route
     from ._errors import (
         APIConnectionError,
         APIStatusError,
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
         ServerError,
     )
     from ._images import image_data_uri
+    from ._options import Route
     from ._tei_types import Prediction, Rank, SparseValue, TEIInfo, TEIToken
     from ._templates import BUILTIN_TEMPLATES, ChatTemplate, builtin_template_for, load_chat_template
     from ._types import (
@@ -80,7 +80,7 @@ _LAZY: dict[str, str] = {
     "TGIClient": "._client",
     "acompletion": "._completion",
     "completion": "._completion",
-    "Route": "._core",
+    "Route": "._options",
     "APIConnectionError": "._errors",
     "APIStatusError": "._errors",
     "APITimeoutError": "._errors",

@@ -1,29 +1,39 @@
-"""The constructor and read-only facts that :class:`TGIClient` and :class:`AsyncTGIClient` share."""
+"""What :class:`TGIClient` and :class:`AsyncTGIClient` share above their shells: the constructor (keyword
+arguments -> :class:`ConnectionOptions` and :class:`ChatOptions`), the chat configuration, the endpoint's state,
+and read-only facts."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar, NoReturn
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._auth import Secret
-from ._core import ClientCore, Route
+from ._endpoint import EndpointState
+from ._options import ChatOptions, ConnectionOptions, Route
+from ._plan import Plan, Steps
 from ._templates import ChatTemplate
+from ._tgi_chat import ChatConfig, chat_steps
 
-__all__ = ["ClientBase"]
+__all__ = ["TGIBase"]
+
+C = TypeVar("C", bound="TGIBase")
 
 
-class ClientBase:
-    """Holds the :class:`ClientCore` (configuration and planning); each shell adds its connection pool in
-    :meth:`_open`."""
+class TGIBase:
+    """The TGI clients' constructor and state; the shell (sync or async) comes from the subclass."""
 
-    _default_max_connections: ClassVar[int]
+    _state: EndpointState
+    _chat: ChatConfig
+    _chat_options: ChatOptions
+    _options: ConnectionOptions
 
     def __init__(
         self,
         base_url: str,
         *,
         api_key: str | Secret | None = None,
-        timeout: float = 300.0,
+        timeout: float | None = 300.0,
         connect_timeout: float = 10.0,
         max_retries: int = 3,
         cold_start_timeout: float = 300.0,
@@ -32,37 +42,81 @@ class ClientBase:
         route: Route = "auto",
         model: str | None = None,
         chat_template: str | ChatTemplate | None = None,
-        tokenizer_config: Any = None,
+        tokenizer_config: str | Path | Mapping[str, Any] | None = None,
         clamp_max_tokens: bool = True,
         verify: bool | str = True,
         allow_insecure_http: bool = False,
         max_connections: int | None = None,
     ) -> None:
-        self._core = ClientCore(
-            base_url, api_key=api_key, timeout=timeout, connect_timeout=connect_timeout, max_retries=max_retries,
-            cold_start_timeout=cold_start_timeout, scale_up_timeout=scale_up_timeout, headers=headers, route=route,
-            model=model, chat_template=chat_template, tokenizer_config=tokenizer_config,
-            clamp_max_tokens=clamp_max_tokens, verify=verify, allow_insecure_http=allow_insecure_http,
-        )  # fmt: skip
-        self._max_connections = max_connections or self._default_max_connections
-        self._open()
+        options = ConnectionOptions(
+            base_url,
+            api_key=Secret(api_key) if isinstance(api_key, str) else api_key,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            max_retries=max_retries,
+            cold_start_timeout=cold_start_timeout,
+            scale_up_timeout=scale_up_timeout,
+            headers=headers,
+            verify=verify,
+            allow_insecure_http=allow_insecure_http,
+            max_connections=max_connections,
+        )
+        chat = ChatOptions(
+            route=route,
+            model=model,
+            chat_template=chat_template,
+            tokenizer_config=tokenizer_config,
+            clamp_max_tokens=clamp_max_tokens,
+        )
+        self._init_tgi(options, chat)
 
-    def _open(self) -> None:
-        raise NotImplementedError
+    @classmethod
+    def from_options(cls: type[C], options: ConnectionOptions, chat: ChatOptions | None = None) -> C:
+        """A client from already validated options (the adapters, ``completion()`` and the shared pool)."""
+        client = cls.__new__(cls)
+        client._init_tgi(options, chat or ChatOptions())
+        return client
+
+    def _init_tgi(self, options: ConnectionOptions, chat: ChatOptions) -> None:
+        self._chat_options = chat
+        self._chat = ChatConfig.load(chat)  # may read tokenizer_config from disk: now, once
+        self._state = EndpointState(options.base_url, chat.route)
+        self._init_shell(options)
+
+    if TYPE_CHECKING:  # defined by the shell, which follows this class in the clients' bases
+
+        def _init_shell(self, options: ConnectionOptions) -> None: ...
+
+    def _chat_steps(
+        self,
+        messages: Sequence[Any],
+        tools: Sequence[Any] | None,
+        tool_choice: Any,
+        response_format: Any,
+        route: Route | None,
+        params: dict[str, Any],
+        stream: bool,
+    ) -> Steps[Plan[Any]]:
+        return chat_steps(
+            self._chat,
+            self._state,
+            messages,
+            tools=tools,
+            tool_choice=tool_choice,
+            response_format=response_format,
+            params=params,
+            stream=stream,
+            route=route,
+        )
 
     @property
     def base_url(self) -> str:
-        return self._core.base_url
+        return self._options.base_url
 
     @property
     def served_model(self) -> str | None:
         """The model the server reports (``/info``'s ``model_id``, or ``/v1/models``), once ``info()`` ran."""
-        return self._core.served_model
+        return self._state.served_model
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self._core.base_url!r}, route={self._core.route!r})"
-
-    def __getstate__(self) -> NoReturn:
-        raise TypeError(
-            f"{type(self).__name__} holds a connection pool and an API key; create a new one instead of pickling"
-        )
+        return f"{type(self).__name__}(base_url={self._options.base_url!r}, route={self._state.route!r})"

@@ -11,8 +11,8 @@ from typing import Any
 
 from ._auth import resolve_token
 from ._client import TGIClient
-from ._core import normalize_base_url
 from ._errors import InvalidRequestError
+from ._options import normalize_base_url
 from ._types import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["acompletion", "completion"]

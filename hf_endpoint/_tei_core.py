@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from ._batching import DEFAULT_PAYLOAD_LIMIT, json_size, plan_batches, reassemble, token_estimate
-from ._core import Plan, Response
 from ._errors import HFEndpointError, InvalidRequestError, NotFoundError
+from ._plan import Plan, Response
 from ._protocol import ErrorMap, Request, parse_json
 from ._tei_errors import Call, tei_error
 from ._tei_protocol import (

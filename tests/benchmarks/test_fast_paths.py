@@ -138,8 +138,9 @@ def test_native_stream_chunks_are_well_formed(texts: list[str], logprobs: bool, 
 @given(st.sampled_from(["Hello", "Hi<|im_end|>", '{"function": {"name": "f", "arguments": {"a": 1}}}']),
        st.booleans(), st.booleans())  # fmt: skip
 def test_native_completions_are_well_formed(text: str, logprobs: bool, tools: bool) -> None:
-    from hf_endpoint._core import Response, parse_generate_response
     from hf_endpoint._native_chat import native_chat_completion
+    from hf_endpoint._plan import Response
+    from hf_endpoint._tgi import parse_generate_response
     from hf_endpoint._types import GenerateResponse, GenerateSummary
 
     plan = NativeChatPlan(prompt="p", parameters={}, tools_mode=tools and text.startswith("{"), strip=("<|im_end|>",),

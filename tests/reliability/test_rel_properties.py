@@ -21,8 +21,10 @@ from hypothesis import strategies as st
 
 from hf_endpoint import ChatCompletionChunk, GenerateResponse, HFEndpointError
 from hf_endpoint._chat_route import ChatStreamConverter, parse_chat_completion
-from hf_endpoint._core import ClientCore, Response, _GenerateStream
+from hf_endpoint._endpoint import EndpointState
 from hf_endpoint._native_chat import NativeChatPlan, NativeChatStreamConverter, native_chat_completion
+from hf_endpoint._plan import Response
+from hf_endpoint._tgi import _GenerateStream, generate_plan
 
 EXAMPLES = 250
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
@@ -161,7 +163,7 @@ def test_native_generate_answer() -> None:
     """``/generate`` (and ``POST /``'s one-element list) through the generate plan's parser, then to a chat
     completion."""
     count = [0]
-    parse = ClientCore("http://127.0.0.1:1").generate_plan("x", {}, stream=False).parse
+    parse = generate_plan(EndpointState("u"), "x", {}, stream=False).parse
     assert parse is not None
 
     @SETTINGS
@@ -359,7 +361,7 @@ def test_corrupted_payloads_raise_only_our_errors() -> None:
         chat = list(chat_events)
         if not isinstance(chat[cwhich], bytes):
             chat[cwhich] = _corrupt(chat[cwhich], data.draw)
-        parse = ClientCore("http://127.0.0.1:1").generate_plan("x", {}, stream=False).parse
+        parse = generate_plan(EndpointState("u"), "x", {}, stream=False).parse
         assert parse is not None
         runs: list[Callable[[], object]] = [
             lambda: [e for d in encode(native) for e in _GenerateStream(None, "u").feed(d)],

@@ -161,7 +161,7 @@ async def _transport_outputs(out: Outputs, srv: LocalServer, tls_url: str) -> No
     for name, client in (("TGIClient", sync), ("AsyncTGIClient", aclient)):
         out.see(f"{name} repr", repr(client))
         out.see(f"{name} str", str(client))
-        out.see(f"{name} core repr", repr(client._core))
+        out.see(f"{name} core repr", [repr(client._conn), repr(client._options), repr(client._state)])
     out.see("resolved token", [repr(hf_endpoint.resolve_token(KEY)), str(hf_endpoint.resolve_token(KEY))])
     out.see("sync results", [sync.chat(HI), list(sync.chat_stream(HI)), sync.generate("x", max_new_tokens=2)])
     out.see("async results", [await aclient.chat(HI), [c async for c in aclient.chat_stream(HI)]])

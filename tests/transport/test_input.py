@@ -193,7 +193,7 @@ def test_key_is_never_shown(caplog: pytest.LogCaptureFixture) -> None:
             srv.configure(status={"code": 500, "count": -1, "body": "boom"})
             with pytest.raises(HFEndpointError) as info:
                 client.chat(HI)
-        texts = [repr(client), str(client), str(info.value), repr(info.value), caplog.text, repr(client._core),
+        texts = [repr(client), str(client), str(info.value), repr(info.value), caplog.text, repr(client._conn),
                  repr(resolve_token(KEY)), str(resolve_token(KEY))]  # fmt: skip
         assert all(KEY not in t for t in texts)
         with pytest.raises(TypeError, match="pickl"):

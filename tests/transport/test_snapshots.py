@@ -11,8 +11,9 @@ import pytest
 
 from hf_endpoint import ChatCompletionChunk, GenerateResponse, IncompleteStreamError, RequestValidationError
 from hf_endpoint._chat_route import ChatStreamConverter, parse_chat_completion
-from hf_endpoint._core import Response, _GenerateStream, parse_generate_response
+from hf_endpoint._plan import Response
 from hf_endpoint._sse import SSEDecoder, split_lines
+from hf_endpoint._tgi import _GenerateStream, parse_generate_response
 from hf_endpoint._types import GenerateSummary
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "tgi"

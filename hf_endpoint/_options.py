@@ -1,0 +1,204 @@
+"""The client options, defined once: defaults, validation and docs in one place (after httpx's ``_config.py``).
+
+Two frozen, hashable objects, validated when built (once per client or adapter object, never per request):
+
+- :class:`ConnectionOptions`: how to reach one server (URL, token, timeouts, retries, cold-start budget, TLS,
+  headers, pool size). Every protocol's client uses it (TGI chat and generate, TEI next).
+- :class:`ChatOptions`: how TGI chat requests are made (route, model, chat template, max-tokens clamping).
+
+The public constructors (``TGIClient(base_url, api_key=..., timeout=...)``), the adapters and ``completion()``
+build these; the shells then read the environment once (:func:`hf_endpoint._connection.connect`) and the core
+sees only values. Adding an option: a field here (with its check in ``__post_init__``), its use where it
+matters, and the adapters' own fields.
+
+Being hashable, the two objects are also the key of the shared clients (``hf_endpoint._pool``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from ._auth import Secret
+from ._errors import InvalidRequestError
+from ._templates import ChatTemplate
+
+__all__ = ["DEFAULT_MAX_CONNECTIONS", "ChatOptions", "ConnectionOptions", "Route", "normalize_base_url"]
+
+Route = Literal["auto", "chat", "generate"]
+
+#: Pool sizes when ``max_connections`` is not given: a thread-pool of sync callers rarely exceeds 32, while one
+#: event loop easily has hundreds of requests in flight.
+DEFAULT_MAX_CONNECTIONS = {"sync": 32, "async": 1000}
+
+_URL_SUFFIXES = ("/v1/chat/completions", "/v1/completions", "/generate_stream", "/generate", "/v1")
+
+
+def normalize_base_url(base_url: str) -> str:
+    """The server root: a trailing ``/``, ``/v1``, ``/generate`` or ``/v1/chat/completions`` is removed; a query
+    string or fragment is refused (it cannot be kept on every request)."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(base_url, str) or not base_url.strip():
+        raise InvalidRequestError("base_url must be the endpoint's URL, e.g. https://xyz.endpoints.huggingface.cloud")
+    url = base_url.strip().rstrip("/")
+    if url.startswith("huggingface/"):
+        url = url[len("huggingface/") :]
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidRequestError(
+            f"base_url {base_url!r} is not an http(s) URL; pass the endpoint's URL, e.g. "
+            "https://xyz.us-east-1.aws.endpoints.huggingface.cloud or http://127.0.0.1:8080"
+        )
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        # Requests are the root plus a path (/info, /generate...): a query would end up inside the path and be sent
+        # with none of them. It is not echoed: gateways put keys there.
+        root = url.split("?", 1)[0].split("#", 1)[0]
+        raise InvalidRequestError(
+            f"base_url {root + '?...'!r} has a query string or fragment, which cannot be kept on the requests made "
+            f"from it: pass the endpoint's root ({root!r}); a key a gateway reads from the query usually also works "
+            "as a header (headers={...})"
+        )
+    for suffix in _URL_SUFFIXES:
+        if url.endswith(suffix):
+            url = url[: -len(suffix)]
+            break
+    return url
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionOptions:
+    """How to reach one server. ``base_url`` is normalised to the server root.
+
+    - ``api_key``: the token (a :class:`Secret`); None: the first of ``HF_TOKEN``, ``HUGGING_FACE_HUB_TOKEN``,
+      ``HUGGINGFACEHUB_API_TOKEN``, ``HUGGINGFACE_API_KEY``, read when the client is made.
+    - ``token_from_env``: ``api_key`` was found in the environment by the caller (an adapter), not given by the
+      user: it is then withheld from a remote plain-HTTP URL instead of the call being refused.
+    - ``timeout``: seconds between two bytes of an answer (so, per streamed event); None: no limit.
+      ``connect_timeout``: seconds to open a connection.
+    - ``max_retries``: retries of 429s, 502/503/504 and refused connections (never of rejected requests).
+    - ``cold_start_timeout``: how long a scaled-to-zero endpoint may take to wake (503s retried until then).
+    - ``scale_up_timeout``: sent as ``X-Scale-Up-Timeout`` (seconds the Hugging Face proxy holds the request while
+      the endpoint wakes).
+    - ``headers``: extra HTTP headers on every request (held read-only).
+    - ``verify``: TLS verification (True), off (False), or the path of a CA bundle.
+    - ``allow_insecure_http``: send the token over plain ``http://`` to a non-loopback host.
+    - ``max_connections``: the pool size; None: 32 for the sync client, 1000 for the async one.
+    """
+
+    base_url: str
+    api_key: Secret | None = field(default=None, repr=False)
+    token_from_env: bool = False
+    timeout: float | None = 300.0
+    connect_timeout: float = 10.0
+    max_retries: int = 3
+    cold_start_timeout: float = 300.0
+    scale_up_timeout: float | None = None
+    headers: Mapping[str, str] | None = field(default=None, repr=False)
+    verify: bool | str = True
+    allow_insecure_http: bool = False
+    max_connections: int | None = None
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "base_url", normalize_base_url(self.base_url))
+        key = self.api_key
+        if isinstance(key, str):  # tolerated at run time; the type says Secret
+            key = Secret(key)
+        if key is not None and not isinstance(key, Secret):
+            raise InvalidRequestError(f"api_key must be a string, got {type(key).__name__}")
+        set_(self, "api_key", key or None)
+        if self.timeout is not None and not (_is_number(self.timeout) and self.timeout > 0):
+            raise InvalidRequestError(f"timeout={self.timeout!r} is invalid: seconds > 0")
+        if not (_is_number(self.connect_timeout) and self.connect_timeout > 0):
+            raise InvalidRequestError(f"connect_timeout={self.connect_timeout!r} is invalid: seconds > 0")
+        if not (_is_whole(self.max_retries) and self.max_retries >= 0):
+            raise InvalidRequestError(f"max_retries={self.max_retries!r} is invalid: a whole number >= 0")
+        if not (_is_number(self.cold_start_timeout) and self.cold_start_timeout >= 0):
+            raise InvalidRequestError(f"cold_start_timeout={self.cold_start_timeout!r} is invalid: seconds >= 0")
+        if self.scale_up_timeout is not None and not (_is_number(self.scale_up_timeout) and self.scale_up_timeout >= 0):
+            raise InvalidRequestError(f"scale_up_timeout={self.scale_up_timeout!r} is invalid: seconds >= 0")
+        if self.max_connections is not None and not (_is_whole(self.max_connections) and self.max_connections >= 1):
+            raise InvalidRequestError(f"max_connections={self.max_connections!r} is invalid: a whole number >= 1")
+        if not isinstance(self.verify, (bool, str)):
+            raise InvalidRequestError(f"verify={self.verify!r} is invalid: True, False or a CA bundle path")
+        if self.headers is not None:
+            if not isinstance(self.headers, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.headers.items()
+            ):
+                raise InvalidRequestError("headers must map header names to string values")
+            set_(self, "headers", MappingProxyType(dict(self.headers)))
+
+    def __hash__(self) -> int:
+        headers = tuple(sorted(self.headers.items())) if self.headers else None
+        return hash(
+            (
+                self.base_url,
+                self.api_key,
+                self.token_from_env,
+                self.timeout,
+                self.connect_timeout,
+                self.max_retries,
+                self.cold_start_timeout,
+                self.scale_up_timeout,
+                headers,
+                self.verify,
+                self.allow_insecure_http,
+                self.max_connections,
+            )
+        )
+
+    @property
+    def explicit_key(self) -> bool:
+        """Whether the user gave the token (as opposed to the environment)."""
+        return self.api_key is not None and not self.token_from_env
+
+
+@dataclass(frozen=True, slots=True)
+class ChatOptions:
+    """How TGI chat requests are made.
+
+    - ``route``: ``"chat"`` (the Messages API, server-side chat template), ``"generate"`` (``/generate`` with the
+      chat template applied here), or ``"auto"`` (chosen from the server's ``/info``).
+    - ``model``: the model name sent in chat requests (on TGI, a LoRA adapter id); None: the served model.
+    - ``chat_template``: for the native route, a Jinja source, a built-in name (``"chatml"``, ``"llama-3"``...) or
+      a :class:`ChatTemplate`. ``tokenizer_config``: a ``tokenizer_config.json`` (path, folder or dict) to take
+      it from. Read when the client is made (:meth:`load_template`).
+    - ``clamp_max_tokens``: when ``max_tokens`` does not fit the context window, retry once with what is left.
+    """
+
+    route: Route = "auto"
+    model: str | None = None
+    chat_template: str | ChatTemplate | None = None
+    tokenizer_config: str | Path | Mapping[str, Any] | None = None
+    clamp_max_tokens: bool = True
+
+    def __post_init__(self) -> None:
+        if self.route not in ("auto", "chat", "generate"):
+            raise InvalidRequestError(f"route={self.route!r} is invalid: use 'auto', 'chat' or 'generate'")
+        if self.model is not None and not isinstance(self.model, str):
+            raise InvalidRequestError(f"model={self.model!r} is invalid: a model name or LoRA adapter id")
+
+    def __hash__(self) -> int:
+        config = self.tokenizer_config
+        if isinstance(config, Mapping):
+            config = tuple(sorted((str(k), repr(v)) for k, v in config.items()))  # type: ignore[assignment]
+        return hash((self.route, self.model, self.chat_template, config, self.clamp_max_tokens))
+
+    def load_template(self) -> ChatTemplate | None:
+        """The chat template these options name (reads ``tokenizer_config`` from disk: called once, by the
+        client's constructor, never by the core)."""
+        from ._templates import load_chat_template
+
+        return load_chat_template(self.chat_template, self.tokenizer_config)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
