@@ -296,7 +296,12 @@ class ChatStreamConverter:
             name = fn.pop("_name", None) or fn.pop("name", None)
             args = fn.get("arguments", fn) if isinstance(fn, dict) else fn
         except (ValueError, AttributeError) as exc:
-            raise ResponseError(f"cannot parse the streamed tool call {text[:200]!r}: {exc}", url=self._url) from exc
+            # The text is constrained by the tools' grammar: it stops short of JSON only on the length limit.
+            limit = f"max_tokens={self._max_tokens}" if self._max_tokens is not None else "max_tokens"
+            raise LengthLimitError(
+                f"the streamed tool call stopped before it was complete (the length limit, {limit}): "
+                f"{text[:200]!r}; raise max_tokens", url=self._url, request_id=self._request_id,
+            ) from exc  # fmt: skip
         if name in _FALLBACK_TOOLS:
             choice.delta.content = _fallback_text(str(name), json.dumps(args))
             self._tool_choices.discard(choice.index)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from hf_endpoint import IncompleteStreamError, LengthLimitError
+from hf_endpoint._chat_route import ChatStreamConverter
 from hf_endpoint.server import LocalServer
 
 from ._twin import Twin
@@ -112,3 +113,38 @@ def test_a_stream_of_only_done_is_incomplete(srv: LocalServer, kind: str) -> Non
     assert chunks == []
     assert isinstance(error, IncompleteStreamError)
     assert "without any answer" in str(error)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_tool_calls_as_one_object_cut_off(srv: LocalServer, kind: str) -> None:
+    """TGI <= 3.1 streamed delta.tool_calls as one object, not a list: the same answer."""
+    srv.configure(legacy=["tool_calls_object"])
+    twin = Twin(kind, srv.url, route="chat", max_retries=0)
+    try:
+        chunks, error = twin.collect("chat_stream", MESSAGES, tools=TOOLS, tool_choice="required", max_tokens=17)
+    finally:
+        twin.close()
+    assert error is None
+    assert _tool_call(chunks) == ("get_weather", '{"location"', "length")
+
+
+def _event(arguments: str) -> bytes:
+    call = {"index": 0, "id": "", "type": "function", "function": {"name": None, "arguments": arguments}}
+    return json.dumps({"id": "", "created": 1, "model": "tgi", "object": "chat.completion.chunk",
+                       "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": call}}]}).encode()  # fmt: skip
+
+
+def test_a_raw_text_tool_stream_cut_off() -> None:
+    """TGI <= 3.1 streamed a call as the raw text '{"function": {"_name": ...', parsed when the stream ends (the
+    local server does not produce this shape: the converter is fed its events)."""
+    converter = ChatStreamConverter(max_tokens=9)
+    for piece in ['{"function": {"_name": "get_weather", ', '"location": "Par']:
+        assert converter.feed(_event(piece)) == []  # buffered until the end
+    with pytest.raises(LengthLimitError, match=r"max_tokens=9.*raise max_tokens"):
+        converter.feed(b"[DONE]")
+    whole = ChatStreamConverter(max_tokens=9)
+    whole.feed(_event('{"function": {"_name": "get_weather", "location": "Paris"}}<|eot_id|>'))
+    (chunk,) = whole.feed(b"[DONE]")
+    (call,) = chunk.choices[0].delta.tool_calls or []
+    assert (call.function.name, call.function.arguments, chunk.choices[0].finish_reason) == (
+        "get_weather", '{"location": "Paris"}', "tool_calls")
