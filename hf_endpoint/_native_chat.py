@@ -303,7 +303,7 @@ def native_chat_completion(resp: GenerateResponse | GenerateSummary, plan: Nativ
     return trusted(ChatCompletion, {
         "id": new_id(), "object": "chat.completion", "created": int(time.time()), "model": plan.model,
         "system_fingerprint": None, "choices": [choice], "usage": usage, "request_id": resp.request_id,
-        "route": "generate", "elapsed": None,
+        "route": "generate", "elapsed": None, "timings": resp.timings,
     })  # fmt: skip
 
 
@@ -336,7 +336,7 @@ class NativeChatStreamConverter:
         ]  # fmt: skip
         return trusted(ChatCompletionChunk, {
             "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.plan.model,
-            "system_fingerprint": None, "choices": choices, "usage": usage,
+            "system_fingerprint": None, "choices": choices, "usage": usage, "timings": None,
         })  # fmt: skip
 
     def feed(self, data: bytes) -> list[ChatCompletionChunk]:

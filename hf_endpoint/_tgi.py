@@ -26,6 +26,7 @@ from ._native_chat import parse_stream_event
 from ._params import normalize_generate_params
 from ._plan import Plan, Response, Steps, StreamConverter
 from ._protocol import Request, parse_json
+from ._timings import server_timings
 from ._types import GenerateResponse, GenerateSummary, Info, StreamResponse, TokenizedToken, assign
 
 __all__ = [
@@ -214,7 +215,8 @@ def parse_generate_response(resp: Response, path: str, cls: type[G] = GenerateRe
             raise ResponseError(f"unexpected {path} answer: {str(doc)[:200]}", url=resp.url) from exc
     prompt_tokens = resp.headers.get("x-prompt-tokens")
     count = int(prompt_tokens) if prompt_tokens and prompt_tokens.isdigit() else None
-    assign(out, prompt_tokens=count, request_id=resp.request_id)  # (without pydantic's __setattr__)
+    # (without pydantic's __setattr__)
+    assign(out, prompt_tokens=count, request_id=resp.request_id, timings=server_timings(resp.headers))
     return out
 
 

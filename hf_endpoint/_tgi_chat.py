@@ -32,6 +32,7 @@ from ._plan import Plan, Response, Steps, StreamConverter
 from ._protocol import Request
 from ._templates import ChatTemplate, builtin_template_for
 from ._tgi import clamp_handler, info_steps, parse_generate_response
+from ._timings import FinalChunk, server_timings
 from ._types import ChatCompletion, ChatCompletionChunk, GenerateSummary, assign
 
 __all__ = ["ChatConfig", "chat_plan", "chat_steps", "choose_route"]
@@ -190,10 +191,17 @@ def chat_plan(
             raise ResponseError(f"asked for n={n} choices, the server returned {len(out.choices)}", url=resp.url)
         if started is not None:
             assign(out, elapsed=time.perf_counter() - started)
+        timings = server_timings(resp.headers)
+        if timings is not None:
+            assign(out, timings=timings)
         return out
 
+    start = time.perf_counter() if started is None else started  # (a stream's time to first token counts from here)
+    separate_usage = _separate_usage(p)
+
     def converter(request_id: str | None, url: str) -> StreamConverter[ChatCompletionChunk]:
-        return ChatStreamConverter(stops=stops, request_id=request_id, url=url, max_tokens=body.get("max_tokens"))
+        inner = ChatStreamConverter(stops=stops, request_id=request_id, url=url, max_tokens=body.get("max_tokens"))
+        return FinalChunk(inner, start=start, separate_usage=separate_usage)
 
     request = Request("POST", "/v1/chat/completions", body, stream=stream)
     clamp = clamp_handler(request, parse, converter, "max_tokens", cfg.clamp_max_tokens)
@@ -266,10 +274,20 @@ def _native_plan(
             assign(out, elapsed=time.perf_counter() - started)
         return out
 
+    start = time.perf_counter() if started is None else started
+    separate_usage = _separate_usage(params)
+
     def converter(request_id: str | None, url: str) -> StreamConverter[ChatCompletionChunk]:
-        return NativeChatStreamConverter(native, request_id=request_id, url=url)
+        inner = NativeChatStreamConverter(native, request_id=request_id, url=url)
+        return FinalChunk(inner, start=start, separate_usage=separate_usage)
 
     request = Request("POST", path, body, stream=stream)
     return Plan(
         request, parse, converter, clamp_handler(request, parse, converter, "max_new_tokens", cfg.clamp_max_tokens)
     )
+
+
+def _separate_usage(params: Mapping[str, Any]) -> bool:
+    """Whether the caller asked for OpenAI's usage-only last chunk (else the usage rides on the finishing chunk)."""
+    options = params.get("stream_options")
+    return bool(isinstance(options, Mapping) and options.get("include_usage"))

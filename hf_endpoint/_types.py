@@ -32,6 +32,7 @@ __all__ = [
     "Info",
     "StreamDetails",
     "StreamResponse",
+    "Timings",
     "Token",
     "TokenLogprob",
     "TokenizedToken",
@@ -99,6 +100,31 @@ class _NullAsEmpty:
 NULL_AS_EMPTY = _NullAsEmpty()
 
 
+# ------------------------------------------------------------------------------------------------- timings
+
+
+class Timings(_Model):
+    """Where the time of one call went, in seconds (``None`` where nobody said).
+
+    From the server's headers on non-stream answers (TGI's ``x-validation-time``, ``x-queue-time``,
+    ``x-inference-time``, ``x-total-time``, ``x-time-per-token`` in ms, ``x-compute-time`` in s,
+    ``x-prompt-tokens``, ``x-generated-tokens``): a growing ``queue_time`` is a saturated endpoint. Measured by the
+    client on streams (TGI sends no timing headers there): ``time_to_first_token`` from the call, and
+    ``tokens_per_second`` after the first token.
+    """
+
+    validation_time: float | None = None
+    queue_time: float | None = None
+    inference_time: float | None = None
+    total_time: float | None = None
+    time_per_token: float | None = None
+    compute_time: float | None = None
+    prompt_tokens: int | None = None
+    generated_tokens: int | None = None
+    time_to_first_token: float | None = None
+    tokens_per_second: float | None = None
+
+
 # --------------------------------------------------------------------------------------------- native route
 
 
@@ -140,6 +166,8 @@ class GenerateResponse(_Model):
     details: Details | None = None
     prompt_tokens: int | None = None
     request_id: str | None = None
+    #: The server's timing headers (queue, inference, per token...).
+    timings: Timings | None = None
 
 
 class DetailsSummary(_Model):
@@ -157,6 +185,7 @@ class GenerateSummary(_Model):
     details: DetailsSummary | None = None
     prompt_tokens: int | None = None
     request_id: str | None = None
+    timings: Timings | None = None
 
 
 class StreamDetails(_Model):
@@ -316,6 +345,8 @@ class ChatCompletion(_Model):
     route: str | None = None
     #: Seconds the client spent on the call (retries and cold-start waits included); set by ``chat()``.
     elapsed: float | None = None
+    #: The server's timing headers (queue, inference, per token...), when it sent them.
+    timings: Timings | None = None
 
     @property
     def content(self) -> str | None:
@@ -369,3 +400,5 @@ class ChatCompletionChunk(_Model):
     system_fingerprint: str | None = None
     choices: list[ChunkChoice] = Field(default_factory=list)
     usage: Usage | None = None
+    #: On a stream's last chunk: the client-side time to first token and tokens per second.
+    timings: Timings | None = None

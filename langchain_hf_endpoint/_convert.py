@@ -27,7 +27,7 @@ from langchain_core.messages.tool import tool_call as lc_tool_call
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 if TYPE_CHECKING:
-    from hf_endpoint import ChatCompletion, ChatCompletionChunk, ChoiceLogprobs, ToolCall, Usage
+    from hf_endpoint import ChatCompletion, ChatCompletionChunk, ChoiceLogprobs, Timings, ToolCall, Usage
 
 __all__ = [
     "PROVIDER",
@@ -144,6 +144,8 @@ def completion_to_result(completion: ChatCompletion, *, fallback_model: str) -> 
             meta["logprobs"] = logprobs
         if completion.request_id:
             meta["request_id"] = completion.request_id
+        if completion.timings is not None:  # the server's x-* timing headers, in seconds
+            meta["timings"] = completion.timings.model_dump(exclude_none=True)
         message = AIMessage(
             content=choice.message.content or "",
             tool_calls=calls,
@@ -178,6 +180,7 @@ class StreamAccumulator:
         self._fingerprint: str | None = None
         self._id: str | None = None
         self._tool_arguments: dict[int, str] = {}
+        self._timings: Timings | None = None
 
     def feed(self, chunk: ChatCompletionChunk) -> ChatGenerationChunk | None:
         """The LangChain chunk for one transport chunk, or None when it carries nothing to show yet."""
@@ -186,6 +189,8 @@ class StreamAccumulator:
         self._id = self._id or chunk.id or None
         if chunk.usage is not None:
             self._usage = chunk.usage
+        if chunk.timings is not None:
+            self._timings = chunk.timings
         choice = next((c for c in chunk.choices if c.index == 0), None)
         if choice is None:
             return None
@@ -227,6 +232,8 @@ class StreamAccumulator:
             raise error
         model_name = self._model or self._fallback_model
         meta = _metadata(model_name, self._finish_reason, self._fingerprint)
+        if self._timings is not None:  # time to first token and tokens per second, measured by the client
+            meta["timings"] = self._timings.model_dump(exclude_none=True)
         usage = usage_metadata(self._usage) if self._stream_usage else None
         message = AIMessageChunk(
             content="", usage_metadata=usage, response_metadata=meta, id=self._id, chunk_position="last"

@@ -116,11 +116,14 @@ def chat_response(completion: ChatCompletion) -> ChatResponse:
     ]
     if calls and choice.finish_reason == "length":
         raise cut_off_error(calls)
+    extra: dict[str, Any] = usage_kwargs(completion.usage)
+    if completion.timings is not None:  # the server's x-* timing headers, in seconds
+        extra["timings"] = completion.timings.model_dump(exclude_none=True)
     return ChatResponse(
         message=assistant_message(choice.message.content, calls),
         raw=completion.model_dump(),
         logprobs=logprobs_of(choice.logprobs) or None,
-        additional_kwargs=usage_kwargs(completion.usage),
+        additional_kwargs=extra,
     )
 
 
@@ -175,9 +178,11 @@ class StreamAccumulator:
 
     def _response(self, chunk: ChatCompletionChunk, delta: str) -> ChatResponse:
         calls = [self.calls[i] for i in sorted(self.calls)]
-        extra = usage_kwargs(self.usage)
+        extra: dict[str, Any] = usage_kwargs(self.usage)
         if self.finish_reason:  # (the last response's raw is often the usage chunk, which has no finish reason)
-            extra["finish_reason"] = self.finish_reason  # type: ignore[assignment]
+            extra["finish_reason"] = self.finish_reason
+        if chunk.timings is not None:  # the last chunk: time to first token and tokens per second
+            extra["timings"] = chunk.timings.model_dump(exclude_none=True)
         return ChatResponse(
             message=assistant_message(self.text, calls),
             delta=delta,

@@ -97,19 +97,29 @@ def request_faults(request: web.Request) -> RequestFaults:
 
 
 def generation_headers(
-    config: ServerConfig, started: float, *, characters: int, prompt_tokens: int, generated_tokens: int
+    config: ServerConfig,
+    started: float,
+    *,
+    characters: int,
+    prompt_tokens: int,
+    generated_tokens: int,
+    validated: float | None = None,
 ) -> dict[str, str]:
-    """The ``x-*`` timing and token headers TGI adds to non-stream generation responses."""
-    total = time.perf_counter() - started
-    per_token = total * 1000 / max(generated_tokens, 1)
+    """The ``x-*`` timing and token headers TGI adds to non-stream generation responses (times in ms, but
+    ``x-compute-time`` in s). ``validated``: when validation ended; the rest is inference (no batching queue)."""
+    now = time.perf_counter()
+    total = now - started
+    validation = (validated - started) if validated is not None else 0.0
+    inference = total - validation
+    per_token = inference * 1000 / max(generated_tokens, 1)
     return {
         "x-compute-type": config.compute_type,
         "x-compute-time": f"{total:.6f}",
         "x-compute-characters": str(characters),
         "x-total-time": str(int(total * 1000)),
-        "x-validation-time": "0",
+        "x-validation-time": str(int(validation * 1000)),
         "x-queue-time": "0",
-        "x-inference-time": str(int(total * 1000)),
+        "x-inference-time": str(int(inference * 1000)),
         "x-time-per-token": str(int(per_token)),
         "x-prompt-tokens": str(prompt_tokens),
         "x-generated-tokens": str(generated_tokens),

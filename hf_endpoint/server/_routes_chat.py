@@ -92,7 +92,7 @@ async def _complete(
     return tool_call_message(name, arguments, legacy), gen, plan.prompt.input_length
 
 
-async def _chat_json(request: web.Request, plan: ChatPlan, started: float) -> web.Response:
+async def _chat_json(request: web.Request, plan: ChatPlan, started: float, validated: float) -> web.Response:
     backend = request.app[BACKEND]
     config = request.app[CONFIG]
     legacy = request.app[CONTROL].legacy
@@ -119,6 +119,7 @@ async def _chat_json(request: web.Request, plan: ChatPlan, started: float) -> we
         characters=len(plan.prompt.text),
         prompt_tokens=prompt_tokens,
         generated_tokens=len(gen.tokens),
+        validated=validated,
     )
     headers.update(image_report(request, plan.prompt))
     return json_response(body, headers=headers)
@@ -215,7 +216,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     plan.params = resolve_seed(plan.params)
     if plan.stream:
         return await _chat_stream(request, plan)
-    return await _chat_json(request, plan, started)
+    return await _chat_json(request, plan, started, time.perf_counter())
 
 
 async def chat_tokenize(request: web.Request) -> web.StreamResponse:

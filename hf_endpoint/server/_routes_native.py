@@ -44,6 +44,7 @@ async def _generate_json(
         backend, inputs, params, config.limits, stream=False, return_full_text_default=compat
     )
     gen_params = resolve_seed(gen_params)
+    validated = time.perf_counter()
     try:
         if gen_params.best_of > 1:
             best, others = await collect_best_of(backend, prompt, gen_params)
@@ -66,6 +67,7 @@ async def _generate_json(
         characters=len(inputs),
         prompt_tokens=prompt.input_length,
         generated_tokens=len(best.tokens),
+        validated=validated,
     )
     headers.update(image_report(request, prompt))
     return json_response([body] if compat else body, headers=headers)

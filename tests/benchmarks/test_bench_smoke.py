@@ -26,7 +26,7 @@ def test_quick_benchmark_runs_and_writes_json(tmp_path: Path) -> None:
     for scenario in ("seq", "stream", "async50", "astream", "streams1000"):
         entry = doc["scenarios"][scenario]["ours-chat"]
         assert entry["cpu_s"] > 0 and "ratio" in entry, (scenario, entry)
-    assert doc["scenarios"]["stream"]["ours-chat"]["events"] == 2002  # 2001 tokens and the usage chunk
+    assert doc["scenarios"]["stream"]["ours-chat"]["events"] == 2001  # 2001 tokens, the last carrying the usage
     assert doc["scenarios"]["streams1000"]["ours-chat"]["errors"] == 0
     assert "growth_mb" in doc["scenarios"]["leak"]["ours-chat"]
     assert "| **hf_endpoint TGIClient / AsyncTGIClient (chat route)** |" in proc.stdout

@@ -95,7 +95,8 @@ def test_trusted_is_model_construct() -> None:
     d = trusted(ChoiceDelta, {"role": "assistant", "content": "x", "tool_calls": None})
     choice = trusted(ChunkChoice, {"index": 0, "delta": d, "finish_reason": None, "logprobs": None})
     chunk = trusted(ChatCompletionChunk, {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
-                                          "system_fingerprint": None, "choices": [choice], "usage": None})  # fmt: skip
+                                          "system_fingerprint": None, "choices": [choice], "usage": None,
+                                          "timings": None})  # fmt: skip
     _same_as_constructed(chunk)
     # a field left out or out of order is caught by the check the call sites are tested with
     try:

@@ -179,6 +179,17 @@ def test_invoke_usage_and_response_metadata(scripted: LocalServer) -> None:
     assert meta["model_provider"] == "huggingface"
     assert meta["finish_reason"] == "stop"
     assert "logprobs" not in meta
+    # The server's timing headers (seconds): a saturated endpoint shows its queue here.
+    assert meta["timings"]["queue_time"] >= 0 and meta["timings"]["total_time"] >= meta["timings"]["inference_time"]
+    assert meta["timings"]["generated_tokens"] == usage["output_tokens"]
+
+
+def test_stream_timings_in_response_metadata(scripted: LocalServer) -> None:
+    """Time to first token and tokens per second, measured by the client, on the stream's last chunk."""
+    chunks = list(ChatHFEndpoint(base_url=scripted.url).stream("hi"))
+    assert all("timings" not in c.response_metadata for c in chunks[:-1])
+    timings = _aggregate(iter(chunks)).response_metadata["timings"]
+    assert timings["time_to_first_token"] > 0 and timings["tokens_per_second"] > 0
 
 
 def test_model_name_on_the_native_route_comes_from_info(scripted: LocalServer) -> None:

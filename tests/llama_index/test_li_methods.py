@@ -35,6 +35,11 @@ def test_chat_and_complete(route_llm: HFEndpoint) -> None:
         completion = route_llm.complete("hi")
         assert completion.text == REPLY
         _check_final(completion)
+        # The server's timing headers (seconds), where a saturated endpoint shows its queue.
+        for response in (chat, completion):
+            timings = response.additional_kwargs["timings"]
+            assert timings["queue_time"] >= 0 and timings["total_time"] >= timings["inference_time"] >= 0
+            assert {k: v for k, v in response.raw["timings"].items() if v is not None} == timings
 
 
 async def test_achat_and_acomplete(route_llm: HFEndpoint) -> None:
@@ -56,6 +61,9 @@ def _check_stream(responses: list[Any], text_of: Any) -> None:
         assert text_of(response) == running
     assert running == REPLY
     _check_final(responses[-1])
+    # Measured by the client: time to first token and decoding speed, on the last response.
+    timings = responses[-1].additional_kwargs["timings"]
+    assert timings["time_to_first_token"] > 0 and timings["tokens_per_second"] > 0
 
 
 def test_stream_chat_and_stream_complete(route_llm: HFEndpoint) -> None:

@@ -6,6 +6,7 @@ import json
 import logging
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import jsonschema
 import pytest
@@ -156,13 +157,47 @@ def test_chat_returns_openai_shape(twin: Twin, srv: LocalServer) -> None:
     assert sent_body(srv)["model"] == "tgi"  # any other name would select a LoRA adapter on TGI
 
 
-def test_chat_stream_matches_non_stream(twin: Twin) -> None:
-    chunks = twin.chat_stream(HI, max_tokens=50)
-    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text == twin.chat(HI, max_tokens=50).content
-    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
-    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
+@pytest.fixture(params=["chat", "generate"])
+def routed(srv: LocalServer, kind: str, request: pytest.FixtureRequest) -> Iterator[Twin]:
+    """A client on either chat route: the Messages API, or the native route with a chat template."""
+    options = {"route": "generate", "chat_template": "chatml"} if request.param == "generate" else {"route": "chat"}
+    twin = Twin(kind, srv.url, **options)
+    yield twin
+    twin.close()
+
+
+def test_chat_stream_matches_non_stream(routed: Twin) -> None:
+    chunks = routed.chat_stream(HI, max_tokens=50)
+    # Every chunk has a choice, as OpenAI and LiteLLM send them without stream_options: code that reads
+    # part.choices[0].delta.content on each chunk works (it used to meet a usage-only chunk at the end).
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert text == routed.chat(HI, max_tokens=50).content
+    assert [c.choices[0].finish_reason for c in chunks if c.choices[0].finish_reason] == ["stop"]
+    last = chunks[-1]
+    assert last.choices[0].finish_reason == "stop" and last.usage.completion_tokens > 0
     assert sum(1 for c in chunks if c.usage is not None) == 1
+    # The stream's client-side timings ride on the last chunk.
+    assert last.timings.time_to_first_token > 0 and last.timings.tokens_per_second > 0
+    assert all(c.timings is None for c in chunks[:-1])
+
+
+def test_results_carry_the_servers_timing_headers(routed: Twin) -> None:
+    """TGI's x-* timing headers, in seconds, on chat and generate results (a growing queue_time: saturation)."""
+    result = routed.chat(HI, max_tokens=5)
+    t = result.timings
+    assert t is not None and t.queue_time is not None and t.validation_time is not None
+    assert t.total_time is not None and t.inference_time is not None and t.total_time >= t.inference_time >= 0
+    assert t.compute_time is not None and t.time_per_token is not None
+    assert (t.prompt_tokens, t.generated_tokens) == (result.usage.prompt_tokens, result.usage.completion_tokens)
+    generated = routed.generate("Hello", max_new_tokens=4, details=True)
+    assert generated.timings is not None and generated.timings.generated_tokens == generated.details.generated_tokens
+
+
+def test_stream_options_include_usage_adds_the_usage_only_chunk(routed: Twin) -> None:
+    chunks = routed.chat_stream(HI, max_tokens=50, stream_options={"include_usage": True})
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0  # OpenAI's shape, as asked
+    assert chunks[-2].choices[0].finish_reason == "stop" and chunks[-2].usage is None
+    assert chunks[-1].timings.time_to_first_token > 0
 
 
 def test_chat_stop_is_removed_like_openai(twin: Twin) -> None:
