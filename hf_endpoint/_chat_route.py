@@ -272,7 +272,7 @@ class ChatStreamConverter:
 
     def _empty_error(self) -> ResponseError:
         """The stream said [DONE] without a single choice: no text, no tool call, no finish_reason."""
-        from ._errors import IncompleteStreamError, LengthLimitError
+        from ._errors import IncompleteStreamError
 
         limit = self._max_tokens
         if limit is not None and self._completion_tokens is not None and self._completion_tokens >= limit:
@@ -356,12 +356,11 @@ def cut_tool_call_error(
     if err.error_type != "tool_error" or "failed to parse generated text" not in err.message.lower() or stops:
         return None
     limit = f"max_tokens={max_tokens}" if max_tokens is not None else "the server's default max_new_tokens"
-    out = LengthLimitError(
+    return LengthLimitError(
         f"the tool call stopped on the length limit ({limit}) before it was complete; raise max_tokens. "
         f"The server said: {err.message}", status_code=err.status_code, error_type=err.error_type,
         request_id=err.request_id, url=err.url,
     )  # fmt: skip
-    return out
 
 
 def tool_call(name: str, arguments: str, call_id: str) -> ToolCall:

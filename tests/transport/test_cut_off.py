@@ -148,3 +148,27 @@ def test_a_raw_text_tool_stream_cut_off() -> None:
     (call,) = chunk.choices[0].delta.tool_calls or []
     assert (call.function.name, call.function.arguments, chunk.choices[0].finish_reason) == (
         "get_weather", '{"location": "Paris"}', "tool_calls")
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_plain_answer_cut_off_on_the_native_tool_route(srv: LocalServer, kind: str) -> None:
+    """With tool_choice="auto" the native route's grammar wraps a plain answer as a no_tool call; cut off, it is
+    the answer's text so far with finish_reason "length" (as any cut-off text), not the wrapper's JSON."""
+    messages = [
+        *MESSAGES,
+        {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
+                                              "function": {"name": "get_weather", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+    ]  # fmt: skip
+    # After a tool result the answer is offered first: {"function":{"name":"no_tool","arguments":{"content":"example
+    twin = Twin(kind, srv.url, route="generate", chat_template="chatml", max_retries=0)
+    try:
+        result = twin.chat(messages, tools=TOOLS, max_tokens=25)
+        chunks, error = twin.collect("chat_stream", messages, tools=TOOLS, max_tokens=25)
+    finally:
+        twin.close()
+    choice = result.choices[0]
+    assert (choice.message.content, choice.message.tool_calls, choice.finish_reason) == ("example", None, "length")
+    assert error is None
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert (text, _tool_call(chunks)[2]) == ("example", "length")
