@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     )
     from ._images import image_data_uri
     from ._options import Route
+    from ._tei_async_client import AsyncTEIClient
+    from ._tei_client import TEIClient
     from ._tei_types import Prediction, Rank, SparseValue, TEIInfo, TEIToken
     from ._templates import BUILTIN_TEMPLATES, ChatTemplate, builtin_template_for, load_chat_template
     from ._types import (
@@ -74,6 +76,8 @@ if TYPE_CHECKING:
 # TGIClient` loads requests and pydantic but not aiohttp (its import alone builds SSL contexts: ~100 ms).
 _LAZY: dict[str, str] = {
     "AsyncTGIClient": "._async_client",
+    "AsyncTEIClient": "._tei_async_client",
+    "TEIClient": "._tei_client",
     "TOKEN_ENV_VARS": "._auth",
     "Secret": "._auth",
     "resolve_token": "._auth",
@@ -159,6 +163,7 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncTEIClient",
     "AsyncTGIClient",
     "AuthenticationError",
     "BadRequestError",
@@ -199,6 +204,7 @@ __all__ = [
     "SparseValue",
     "StreamDetails",
     "StreamResponse",
+    "TEIClient",
     "TEIInfo",
     "TEIToken",
     "TGIClient",

@@ -61,8 +61,10 @@ class Request:
     error_map: ErrorMap | None = None
 
     def encoded_body(self) -> bytes | None:
-        if self.body is None:
-            return None
+        """The body as sent: JSON-encoded, or as is when it is already ``bytes`` (TEI's batch planner encodes each
+        request's inputs once, measuring them against the payload limit)."""
+        if self.body is None or isinstance(self.body, bytes):
+            return self.body
         try:
             return _dumps(self.body).encode()
         except (TypeError, ValueError) as exc:  # a value JSON cannot carry (an object, NaN, Infinity)

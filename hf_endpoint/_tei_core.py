@@ -12,12 +12,13 @@ llama.cpp and other OpenAI-compatible embedding servers: ``embed`` only), or ``"
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
-from ._batching import DEFAULT_PAYLOAD_LIMIT, json_size, plan_batches, reassemble, token_estimate
+from ._batching import DEFAULT_PAYLOAD_LIMIT, json_size, plan_batches, plan_texts, reassemble, token_estimate
 from ._errors import HFEndpointError, InvalidRequestError, NotFoundError
 from ._plan import Plan, Response
 from ._protocol import ErrorMap, Request, parse_json
@@ -47,6 +48,12 @@ __all__ = ["Batch", "TEIOptions", "TEIPlanner", "TEIRoute"]
 logger = logging.getLogger("hf_endpoint")
 
 TEIRoute = Literal["auto", "tei", "openai"]
+
+# Stands for a request's inputs in the encoded body around them (a string no caller's text is encoded as: the
+# encoder writes a NUL as \u0000).
+_MARK = "\x00inputs\x00"
+_MARK_JSON = b'["\\u0000inputs\\u0000"]'
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -252,18 +259,24 @@ class TEIPlanner:
         combine: Callable[[list[range], list[list[T]]], R] | None = None,
     ) -> Batch[T, R]:
         put = key if callable(key) else (lambda body, part: {**body, key: part})
-        envelope = len(Request("POST", path, put(base, [])).encoded_body() or b"")
-        sizes = [json_size(item) if isinstance(item, str) else _pair_size(item) for item in items]
+        # The body around its inputs, encoded once: each request's body is that with its inputs' encoding inside.
+        head, tail = (Request("POST", path, put(base, [_MARK])).encoded_body() or b"").split(_MARK_JSON, 1)
+        max_bytes = self.options.payload_limit - (len(head) + len(tail) + 2)  # (+ the inputs' [])
         cap = self.info.max_input_length if (truncate and self.info is not None) else None
-        max_tokens = self.info.max_batch_tokens if self.info is not None else None
-        tokens = [token_estimate(s, cap) + extra_tokens for s in sizes] if max_tokens else None
-        chunks = plan_batches(sizes, max_items=self.batch_size(reserve),
-                              max_bytes=self.options.payload_limit - envelope, tokens=tokens,
-                              max_tokens=max_tokens) if items else []  # fmt: skip
+        max_tokens = (self.info.max_batch_tokens if self.info is not None else None) or None
+        max_items = self.batch_size(reserve)
+        if all(isinstance(item, str) for item in items):
+            chunks, encoded = plan_texts(items, max_items=max_items, max_bytes=max_bytes, max_tokens=max_tokens,
+                                         cap=cap, extra_tokens=extra_tokens)  # fmt: skip
+        else:  # /predict's (text, pair) items
+            sizes = [_pair_size(item) for item in items]
+            tokens = [token_estimate(s, cap) + extra_tokens for s in sizes] if max_tokens else None
+            chunks = plan_batches(sizes, max_items=max_items, max_bytes=max_bytes, tokens=tokens, max_tokens=max_tokens)
+            encoded = [_dumps(items[c.start : c.stop]) for c in chunks]
         errors = self._error_map(path)
         plans: list[Plan[list[T]]] = []
-        for chunk in chunks:
-            request = Request("POST", path, put(base, items[chunk.start : chunk.stop]), error_map=errors)
+        for chunk, part in zip(chunks, encoded, strict=True):
+            request = Request("POST", path, b"".join((head, part.encode(), tail)), error_map=errors)
             plans.append(Plan(request, parse=(lambda resp, chunk=chunk: parse(resp, chunk))))  # type: ignore[misc]
         if combine is None:
             return Batch(plans, chunks, len(items), lambda parts: reassemble(chunks, parts, path))  # type: ignore[arg-type,return-value]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from hf_endpoint import InvalidRequestError, ResponseError
-from hf_endpoint._batching import json_size, plan_batches, reassemble, token_estimate
+from hf_endpoint._batching import json_size, plan_batches, plan_texts, reassemble, token_estimate
 from hf_endpoint._tei_core import TEIOptions, TEIPlanner
 from hf_endpoint._tei_types import TEIInfo
 
@@ -28,6 +29,11 @@ def planner(batch: int, max_tokens: int | None, payload: int, max_input: int = 6
 def encoded(plan: Any) -> bytes:
     body: bytes = plan.request.encoded_body()
     return body
+
+
+def sent(plan: Any) -> Any:
+    """The request body as the server reads it."""
+    return json.loads(encoded(plan))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -50,18 +56,18 @@ def test_embed_batches_keep_order_and_respect_every_limit(
         return
     plan = p.embed(texts, normalize=None, truncate=truncate, truncation_direction=None, prompt_name=None,
                    dimensions=None)  # fmt: skip
-    sent: list[str] = []
+    delivered: list[str] = []
     for chunk, req_plan in zip(plan.chunks, plan.plans, strict=True):
         body = encoded(req_plan)
-        inputs = req_plan.request.body["inputs"]
+        inputs = sent(req_plan)["inputs"]
         assert 1 <= len(inputs) <= batch
         assert len(body) <= payload
         assert inputs == texts[chunk.start : chunk.stop]
         if max_tokens is not None and len(inputs) > 1:
             cap = 64 if truncate else None
             assert sum(token_estimate(json_size(t), cap) for t in inputs) <= max_tokens
-        sent.extend(inputs)
-    assert sent == texts  # every input exactly once, in order
+        delivered.extend(inputs)
+    assert delivered == texts  # every input exactly once, in order
     assert [c.start for c in plan.chunks] == sorted(c.start for c in plan.chunks)
     fake = [[[float(i)] for i in c] for c in plan.chunks]  # one "vector" per input: its own index
     assert plan.combine(fake) == [[float(i)] for i in range(len(texts))]
@@ -85,9 +91,9 @@ def test_rerank_and_similarity_batches_repeat_the_query_and_cover_every_text(
         return
     got: list[str] = []
     for plan in ranks.plans:
-        assert plan.request.body["query"] == query and len(encoded(plan)) <= payload
-        assert len(plan.request.body["texts"]) <= batch
-        got.extend(plan.request.body["texts"])
+        assert sent(plan)["query"] == query and len(encoded(plan)) <= payload
+        assert len(sent(plan)["texts"]) <= batch
+        got.extend(sent(plan)["texts"])
     assert got == texts
     assume(batch > 1)
     p.info = TEIInfo.model_validate({"model_type": {"embedding": {}}, "max_client_batch_size": batch})
@@ -97,7 +103,7 @@ def test_rerank_and_similarity_batches_repeat_the_query_and_cover_every_text(
         return
     if sim is not None:
         for plan in sim.plans:  # TEI counts the source sentence in the batch: sentences + 1 <= limit
-            assert len(plan.request.body["inputs"]["sentences"]) + 1 <= batch and len(encoded(plan)) <= payload
+            assert len(sent(plan)["inputs"]["sentences"]) + 1 <= batch and len(encoded(plan)) <= payload
 
 
 @given(sizes=st.lists(st.integers(1, 50), max_size=200), max_items=st.integers(1, 10), room=st.integers(50, 400))
@@ -108,6 +114,32 @@ def test_plan_batches_is_a_greedy_partition(sizes: list[int], max_items: int, ro
         assert len(c) <= max_items and sum(sizes[i] for i in c) + len(c) - 1 <= room
     for a, b in itertools.pairwise(chunks):  # greedy: the next input did not fit the previous request
         assert len(a) == max_items or sum(sizes[i] for i in a) + len(a) + sizes[b.start] > room
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    texts=texts_st,
+    max_items=st.integers(1, 40),
+    room=st.integers(100, 8000),
+    max_tokens=st.none() | st.integers(50, 5000),
+    cap=st.none() | st.integers(1, 300),
+    extra=st.integers(0, 50),
+)
+def test_plan_texts_fast_path_gives_the_plain_paths_ranges(
+    texts: list[str], max_items: int, room: int, max_tokens: int | None, cap: int | None, extra: int
+) -> None:
+    sizes = [json_size(t) for t in texts]
+    tokens = [token_estimate(s, cap) + extra for s in sizes]
+    try:
+        plain = plan_batches(sizes, max_items=max_items, max_bytes=room, tokens=tokens, max_tokens=max_tokens)
+    except InvalidRequestError as err:
+        with pytest.raises(InvalidRequestError, match=str(err).split(" bytes")[0]):
+            plan_texts(texts, max_items=max_items, max_bytes=room, max_tokens=max_tokens, cap=cap, extra_tokens=extra)
+        return
+    fast, encoded = plan_texts(texts, max_items=max_items, max_bytes=room, max_tokens=max_tokens, cap=cap,
+                               extra_tokens=extra)  # fmt: skip
+    assert fast == plain
+    assert [json.loads(e) for e in encoded] == [texts[c.start : c.stop] for c in fast]
 
 
 def test_an_input_larger_than_the_payload_limit_is_refused_naming_it() -> None:
