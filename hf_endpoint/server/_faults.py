@@ -47,7 +47,7 @@ FIELDS: dict[str, str] = {
     "keepalive": "bool: send a ':' keep-alive comment before every event",
     "legacy": f"list of old-format switches: {sorted(LEGACY_FLAGS)}",
     "mode": "'tgi' | 'openai' (a vLLM-like engine: no /info, no /generate, only /v1/*) | 'tei' (at start only)",
-    "routes": "list of routes the faults apply to (default: the generation routes)",
+    "routes": "list of routes the faults apply to (default: the generation routes; in TEI mode its inference routes)",
     "max_image_fetch_size": "int: bytes a fetched image URL may have (TGI's --max-image-fetch-size, 1 GiB)",
 }
 

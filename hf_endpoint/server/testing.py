@@ -11,6 +11,11 @@ way real endpoints do, and then check what the client did. Only the ``scripted``
   test can check what was actually sent, e.g. the ``Authorization`` header.
 - The same over HTTP, from any client or language: ``/__scripted__/config`` (GET, POST, DELETE),
   ``/__scripted__/stats`` and ``/__scripted__/last_request`` (never behind the API key, never faulted).
+- TEI's protocol (``LocalServer("scripted", mode="tei")``): the faults that come before an answer (``cold_start``,
+  ``status``, ``reset``, ``stall_before``) apply to TEI's inference routes (``/embed``, ``/rerank``,
+  ``/v1/embeddings``, ...; ``routes`` chooses); TEI's limits are start-up options (``max_client_batch_size``,
+  ``max_input_length``, ``max_concurrent_requests``, ``payload_limit``, ``auto_truncate``), and ``model_type``
+  (``reranker``, ``classifier``) or ``pooling="splade"`` play TEI's other model types.
 """
 
 from __future__ import annotations

