@@ -66,7 +66,7 @@ class TeiConfig:
     """Server-wide settings, not the model's."""
 
     limits: TeiLimits = field(default_factory=TeiLimits)
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # a secret: never in a repr
     version: str = "1.9.3"
     scripted: bool = False
     served_model_name: str | None = None

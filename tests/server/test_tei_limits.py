@@ -144,3 +144,11 @@ def test_api_key_guards_post_routes_and_info(small: LocalServer) -> None:
     assert requests.get(small.url + "/info", headers=AUTH, timeout=10).status_code == 200
     # The key is checked before the body is read: a huge body without the key is a 401, not a 413.
     assert post(small.url, "/embed", {"inputs": "x" * 3000}).status_code == 401
+
+
+def test_the_api_key_stays_out_of_reprs() -> None:
+    from hf_endpoint.server._tei_app import TeiConfig
+
+    with LocalServer("scripted", mode="tei", api_key="sk-very-secret") as server:
+        assert "sk-very-secret" not in repr(server)
+    assert "sk-very-secret" not in repr(TeiConfig(api_key="sk-very-secret"))
