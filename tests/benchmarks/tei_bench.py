@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import random
+import socket
 import subprocess
 import sys
 import time
@@ -212,12 +213,21 @@ ASYNC = {"embed: AsyncTEIClient": ours_async, "embed: raw aiohttp": raw_aiohttp,
          "rerank: AsyncTEIClient": rerank_ours_async, "rerank: raw aiohttp": rerank_raw_aiohttp}  # fmt: skip
 
 
+def _count(result: Any) -> int:
+    """Results a run returned (vectors or ranks; huggingface_hub returns one array a request)."""
+    if result and hasattr(result[0], "shape"):
+        return sum(int(part.shape[0]) for part in result)
+    return len(result)
+
+
 def measure(name: str, url: str, texts: list[str], repeat: int) -> tuple[float, float]:
-    """Best (CPU seconds, wall seconds) of ``repeat`` runs after one warm-up."""
+    """Best (CPU seconds, wall seconds) of ``repeat`` runs after one warm-up (which must return one result a
+    text: a client that drops or repeats results is not measured)."""
     best = (float("inf"), float("inf"))
     if name in SYNC:
         run = SYNC[name](url, texts)
-        run()
+        if _count(run()) != len(texts):
+            raise AssertionError(f"{name}: not one result a text")
         for _ in range(repeat):
             c0, w0 = time.process_time(), time.perf_counter()
             run()
@@ -227,7 +237,8 @@ def measure(name: str, url: str, texts: list[str], repeat: int) -> tuple[float, 
     async def go() -> tuple[float, float]:
         nonlocal best
         arun = ASYNC[name](url, texts)
-        await arun()
+        if _count(await arun()) != len(texts):
+            raise AssertionError(f"{name}: not one result a text")
         for _ in range(repeat):
             c0, w0 = time.process_time(), time.perf_counter()
             await arun()
@@ -251,7 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         serve(args.serve)
         return 0
-    port = 18000 + os.getpid() % 1000
+    with socket.socket() as probe:  # a free port for the responder
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen([sys.executable, "-m", "tests.benchmarks.tei_bench", "--serve", str(port)],
                             stdout=subprocess.PIPE, text=True, env=env)  # fmt: skip

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hf_endpoint import AsyncTEIClient, InvalidRequestError, Rank, SparseValue, TEIClient, TEIInfo
+from hf_endpoint import AsyncTEIClient, InvalidRequestError, ModelTypeError, Rank, SparseValue, TEIClient, TEIInfo
 from hf_endpoint.server import LocalServer
 
 from ._twin import TeiTwin
@@ -134,6 +134,8 @@ def test_sparse_embeddings(splade: LocalServer, kind: str) -> None:
         assert len(out) == 40 and all(isinstance(v, SparseValue) for v in out[0])
         assert [v.index for v in out[0]] == sorted(v.index for v in out[0])
         assert twin.embed_sparse(texts(40)[35]) == [out[35]]
+        with pytest.raises(ModelTypeError, match=r"SPLADE.*embed_sparse\(\), or embed\(normalize=False\)"):
+            twin.embed(["a"])  # TEI's 424: dense vectors of a SPLADE model cannot be normalised
     finally:
         twin.close()
 
