@@ -6,7 +6,7 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from ._auth import resolve_token
@@ -93,12 +93,25 @@ async def acompletion(
     *,
     api_key: str | None = None,
     api_base: str | None = None,
+    stream: bool = False,
     logprobs: bool = True,
     **kwargs: Any,
-) -> ChatCompletion:
-    """The async twin of :func:`completion` (non-streaming)."""
+) -> ChatCompletion | AsyncIterator[ChatCompletionChunk]:
+    """The async twin of :func:`completion`: ``await acompletion(...)`` is the result, or with ``stream=True`` an
+    async iterator of chunks (``async for part in await acompletion(..., stream=True)``), as in LiteLLM."""
     url = _endpoint(model, api_base)
     from ._async_client import AsyncTGIClient  # here, so that completion() users never import aiohttp
 
-    async with AsyncTGIClient(url, api_key=api_key, **_split(kwargs)) as client:
+    options = _split(kwargs)
+    if stream:
+        return _astream(AsyncTGIClient(url, api_key=api_key, **options), messages, logprobs=logprobs or None,
+                        **kwargs)  # fmt: skip
+    async with AsyncTGIClient(url, api_key=api_key, **options) as client:
         return await client.chat(messages, logprobs=logprobs or None, **kwargs)
+
+
+async def _astream(client: Any, messages: Sequence[Any], **kwargs: Any) -> AsyncIterator[ChatCompletionChunk]:
+    # The client lives as long as the stream: closed when it ends, fails or is closed early (aclose()).
+    async with client:
+        async for chunk in client.chat_stream(messages, **kwargs):
+            yield chunk

@@ -45,6 +45,20 @@ __all__ = [
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
+    # Item access, as LiteLLM's ModelResponse allows: code written for it reads
+    # ``response["choices"][0]["message"]["content"]``. Fields only (not methods or properties).
+    def __getitem__(self, key: str) -> Any:
+        if key in type(self).model_fields:
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in type(self).model_fields
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``result.get("usage")``: a field's value, or ``default`` for a name that is not a field."""
+        return getattr(self, key) if key in type(self).model_fields else default
+
 
 M = TypeVar("M", bound=BaseModel)
 _new = object.__new__
@@ -353,6 +367,16 @@ class ChatCompletion(_Model):
         """Shortcut for ``choices[0].message.content``."""
         return self.choices[0].message.content if self.choices else None
 
+    def __str__(self) -> str:
+        """``print(result)``: the JSON LiteLLM's Hugging Face docs show, with each message's summed ``logprobs``
+        (the per-token list stays on ``choices[i].logprobs``; ``model_dump()`` has everything)."""
+        doc = self.model_dump(mode="json", exclude={"request_id", "route", "elapsed", "timings"}, exclude_none=True)
+        for choice, out in zip(self.choices, doc["choices"], strict=True):
+            out.pop("logprobs", None)
+            if choice.logprobs is not None:
+                out["message"]["logprobs"] = choice.logprobs.sum_logprob
+        return json.dumps(doc, indent=2, ensure_ascii=False)
+
     def _repr_html_(self) -> str:
         return render_chat_completion_html(self)
 
@@ -402,3 +426,7 @@ class ChatCompletionChunk(_Model):
     usage: Usage | None = None
     #: On a stream's last chunk: the client-side time to first token and tokens per second.
     timings: Timings | None = None
+
+    def __str__(self) -> str:
+        """``print(chunk)``: its JSON, as LiteLLM prints a streamed chunk."""
+        return json.dumps(self.model_dump(mode="json", exclude_none=True), ensure_ascii=False)

@@ -401,6 +401,36 @@ async def test_acompletion(srv: LocalServer) -> None:
     assert result.content and result.usage.completion_tokens > 0 and result.choices[0].logprobs.content
 
 
+def test_code_written_for_litellm_works(srv: LocalServer) -> None:
+    """LiteLLM's documented ways of reading a result and a stream (issue 13 item 5)."""
+    response = completion(model=f"huggingface/{srv.url}", messages=HI, max_tokens=20)
+    assert response["choices"][0]["message"]["content"] == response.content
+    assert response["usage"]["total_tokens"] == response.usage.total_tokens
+    assert response.get("usage") is response.usage and response.get("nothing", 1) == 1 and "choices" in response
+    with pytest.raises(KeyError):
+        response["content"]  # a property, not a field: item access reads fields only
+    # print(response): the JSON LiteLLM's Hugging Face docs show, the summed logprobs on the message
+    printed = json.loads(str(response))
+    assert printed["choices"][0]["message"]["content"] == response.content
+    assert printed["choices"][0]["message"]["logprobs"] == pytest.approx(response.choices[0].logprobs.sum_logprob)
+    assert printed["usage"]["completion_tokens"] == response.usage.completion_tokens
+    # The documented stream loop reads choices[0] on every chunk.
+    parts = [part.choices[0].delta.content for part in completion(model=f"huggingface/{srv.url}", messages=HI,
+                                                                   max_tokens=20, stream=True)]  # fmt: skip
+    assert "".join(p or "" for p in parts) == response.content
+    first = next(iter(completion(model=f"huggingface/{srv.url}", messages=HI, max_tokens=20, stream=True)))
+    assert first["choices"][0]["delta"]["role"] == "assistant" and json.loads(str(first))["object"]
+
+
+async def test_acompletion_streams(srv: LocalServer) -> None:
+    from hf_endpoint import acompletion
+
+    stream = await acompletion(model=f"huggingface/{srv.url}", messages=HI, max_tokens=20, stream=True)
+    text = "".join([part.choices[0].delta.content or "" async for part in stream])
+    whole = await acompletion(model=f"huggingface/{srv.url}", messages=HI, max_tokens=20)
+    assert text and text == whole.content
+
+
 def test_completion_without_endpoint_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_ENDPOINT_URL", raising=False)
     with pytest.raises(InvalidRequestError, match="names no endpoint"):
