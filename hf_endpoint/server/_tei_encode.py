@@ -42,6 +42,17 @@ def prompt_text(model: EmbedModel, name: str | None) -> str:
     return model.prompts[name]
 
 
+def _with_prompt(model: EmbedModel, prompt: str, asked: str | None, text: str) -> str:
+    """``prompt + text``; a server default prompt is not added to a text that already starts with a prompt.
+
+    A model served with a default prompt (E5: ``passage``) would otherwise embed ``passage: query: ...`` for a
+    client that writes E5's prefixes itself, where TEI without a default prompt embeds the text as written.
+    """
+    if asked is None and prompt and any(p and text.startswith(p) for p in model.prompts.values()):
+        return text
+    return prompt + text
+
+
 def _text(model: EmbedModel, item: Item, options: Options, limits: TeiLimits) -> str:
     limit = limits.max_input_length * MAX_CHAR_MULTIPLIER
     if item.chars > limit and not options.truncate:
@@ -57,7 +68,8 @@ def encode(model: EmbedModel, item: Item, options: Options, limits: TeiLimits) -
     if item.empty:
         raise empty_error("`inputs` cannot be empty", core=True)
     prompt = prompt_text(model, options.prompt_name)
-    full = prompt + _text(model, item, options, limits)
+    text = _text(model, item, options, limits)
+    full = _with_prompt(model, prompt, options.prompt_name, text)
     count = model.count_tokens(full)
     if count > limits.max_input_length:
         if not options.truncate:
@@ -99,4 +111,4 @@ def tokenize_text(model: EmbedModel, text: str, prompt_name: str | None, limits:
     limit = limits.max_input_length * MAX_CHAR_MULTIPLIER
     if len(text) > limit:
         raise tei_validation(f"`inputs` must have less than {limit} characters. Given: {len(text)}")
-    return prompt + text
+    return _with_prompt(model, prompt, prompt_name, text)

@@ -258,3 +258,12 @@ def test_gemma_fallback_embeds_and_says_so() -> None:
         assert cut.status_code == 200 and int(cut.headers["x-compute-tokens"]) <= 512
         ranks = post(server.url, "/rerank", {"query": "q", "texts": ["a", "b"]}).json()
         assert sorted(r["index"] for r in ranks) == [0, 1]
+
+
+def test_real_model_text_written_with_e5s_prefix_gets_no_second_prompt(embed_url: str) -> None:
+    asked = post(embed_url, "/embed", {"inputs": "how tall is it", "prompt_name": "query"})
+    written = post(embed_url, "/embed", {"inputs": "query: how tall is it"})
+    assert written.json() == asked.json()
+    assert written.headers["x-compute-tokens"] == asked.headers["x-compute-tokens"]
+    tokens = post(embed_url, "/tokenize", {"inputs": "query: how tall is it"}).json()[0]
+    assert "passage" not in "".join(t["text"] for t in tokens)
