@@ -27,10 +27,7 @@ from typing import TypeVar
 
 from ._errors import InvalidRequestError, ResponseError
 
-__all__ = ["DEFAULT_PAYLOAD_LIMIT", "json_size", "plan_batches", "plan_texts", "reassemble", "token_estimate"]
-
-#: TEI's ``--payload-limit`` default (env ``PAYLOAD_LIMIT``); not shown in ``/info``.
-DEFAULT_PAYLOAD_LIMIT = 2_000_000
+__all__ = ["json_size", "plan_batches", "plan_texts", "reassemble", "token_estimate"]
 
 T = TypeVar("T")
 

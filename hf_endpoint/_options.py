@@ -5,6 +5,7 @@ Two frozen, hashable objects, validated when built (once per client or adapter o
 - :class:`ConnectionOptions`: how to reach one server (URL, token, timeouts, retries, cold-start budget, TLS,
   headers, pool size). Every protocol's client uses it (TGI chat and generate, TEI next).
 - :class:`ChatOptions`: how TGI chat requests are made (route, model, chat template, max-tokens clamping).
+- :class:`TEIOptions`: how TEI calls are made (route, batch size, payload limit, concurrency).
 
 The public constructors (``TGIClient(base_url, api_key=..., timeout=...)``), the adapters and ``completion()``
 build these; the shells then read the environment once (:func:`hf_endpoint._connection.connect`) and the core
@@ -26,9 +27,22 @@ from ._auth import Secret
 from ._errors import InvalidRequestError
 from ._templates import ChatTemplate
 
-__all__ = ["DEFAULT_MAX_CONNECTIONS", "ChatOptions", "ConnectionOptions", "Route", "normalize_base_url"]
+__all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_PAYLOAD_LIMIT",
+    "ChatOptions",
+    "ConnectionOptions",
+    "Route",
+    "TEIOptions",
+    "TEIRoute",
+    "normalize_base_url",
+]
 
 Route = Literal["auto", "chat", "generate"]
+TEIRoute = Literal["auto", "tei", "openai"]
+
+#: TEI's ``--payload-limit`` default (env ``PAYLOAD_LIMIT``), in bytes; ``/info`` does not show it.
+DEFAULT_PAYLOAD_LIMIT = 2_000_000
 
 #: Pool sizes when ``max_connections`` is not given: a thread-pool of sync callers rarely exceeds 32, while one
 #: event loop easily has hundreds of requests in flight.
@@ -194,6 +208,41 @@ class ChatOptions:
         from ._templates import load_chat_template
 
         return load_chat_template(self.chat_template, self.tokenizer_config)
+
+
+@dataclass(frozen=True, slots=True)
+class TEIOptions:
+    """How TEI calls are made (validated once, when the client is made).
+
+    - ``route``: ``"tei"`` (TEI's own routes), ``"openai"`` (``/v1/embeddings`` only, for OpenAI-compatible
+      embedding servers), or ``"auto"``: ``"tei"`` when ``/info`` is TEI's (see ``hf_endpoint._tei_core``).
+    - ``max_batch_size``: at most this many inputs a request; None: the server's ``max_client_batch_size`` from
+      ``/info`` (32 when it has none). A larger value than the server's is lowered to the server's.
+    - ``payload_limit``: the server's ``--payload-limit`` in bytes (TEI's default, 2,000,000; ``/info`` does not
+      show it): every request body is kept within it.
+    - ``max_concurrency``: requests of one call in flight at once (async client). 4 keeps a GPU server's queue fed
+      (the next batch is tokenized and queued while one runs) without one call taking a shared endpoint's whole
+      ``max_concurrent_requests`` (512 permits, one per input: 4 requests of 32 hold 128).
+    - ``model``: the ``model`` field of ``/v1/embeddings`` requests (TEI ignores it; vLLM and others may need it).
+    """
+
+    route: TEIRoute = "auto"
+    max_batch_size: int | None = None
+    payload_limit: int = DEFAULT_PAYLOAD_LIMIT
+    max_concurrency: int = 4
+    model: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.route not in ("auto", "tei", "openai"):
+            raise InvalidRequestError(f"route={self.route!r} is invalid: use 'auto', 'tei' or 'openai'")
+        for name in ("max_batch_size", "payload_limit", "max_concurrency"):
+            value = getattr(self, name)
+            if value is None and name == "max_batch_size":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidRequestError(f"{name}={value!r} is invalid: a whole number >= 1")
+        if self.payload_limit < 1024:
+            raise InvalidRequestError(f"payload_limit={self.payload_limit} is too small to send a request (bytes)")
 
 
 def _is_number(value: object) -> bool:

@@ -7,9 +7,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from ._auth import Secret
-from ._batching import DEFAULT_PAYLOAD_LIMIT
-from ._options import ConnectionOptions
-from ._tei_core import TEIOptions, TEIPlanner, TEIRoute
+from ._options import DEFAULT_PAYLOAD_LIMIT, ConnectionOptions, TEIOptions, TEIRoute
+from ._tei_core import TEIPlanner
 
 __all__ = ["TEIBase"]
 
@@ -23,7 +22,7 @@ class TEIBase:
     ``max_retries``, ``cold_start_timeout``, ``scale_up_timeout``, ``headers``, ``verify``, ``allow_insecure_http``,
     ``max_connections``: see :class:`hf_endpoint._options.ConnectionOptions`); the TEI options (``route``,
     ``max_batch_size``, ``payload_limit``, ``max_concurrency``, ``model``):
-    :class:`hf_endpoint._tei_core.TEIOptions`.
+    :class:`hf_endpoint._options.TEIOptions`.
     """
 
     _planner: TEIPlanner

@@ -18,8 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
-from ._batching import DEFAULT_PAYLOAD_LIMIT, json_size, plan_batches, plan_texts, reassemble, token_estimate
+from ._batching import json_size, plan_batches, plan_texts, reassemble, token_estimate
 from ._errors import HFEndpointError, InvalidRequestError, NotFoundError
+from ._options import TEIOptions
 from ._plan import Plan, Response
 from ._protocol import ErrorMap, Request, parse_json
 from ._tei_errors import Call, tei_error
@@ -43,11 +44,10 @@ from ._tei_protocol import (
 )
 from ._tei_types import Prediction, Rank, SparseValue, TEIInfo, TEIToken
 
-__all__ = ["Batch", "TEIOptions", "TEIPlanner", "TEIRoute"]
+__all__ = ["Batch", "TEIPlanner"]
 
 logger = logging.getLogger("hf_endpoint")
 
-TEIRoute = Literal["auto", "tei", "openai"]
 
 # Stands for a request's inputs in the encoded body around them (a string no caller's text is encoded as: the
 # encoder writes a NUL as \u0000).
@@ -59,40 +59,6 @@ R = TypeVar("R")
 
 #: Inputs a request when the server does not say (TEI's own ``--max-client-batch-size`` default).
 DEFAULT_BATCH_SIZE = 32
-
-
-@dataclass(frozen=True, slots=True)
-class TEIOptions:
-    """How TEI calls are made (validated once, when the client is made).
-
-    - ``route``: ``"tei"``, ``"openai"`` or ``"auto"`` (see the module's docstring).
-    - ``max_batch_size``: at most this many inputs a request; None: the server's ``max_client_batch_size`` from
-      ``/info`` (32 when it has none). A larger value than the server's is lowered to the server's.
-    - ``payload_limit``: the server's ``--payload-limit`` in bytes (TEI's default, 2,000,000; ``/info`` does not
-      show it): every request body is kept within it.
-    - ``max_concurrency``: requests of one call in flight at once (async client). 4 keeps a GPU server's queue fed
-      (the next batch is tokenized and queued while one runs) without one call taking a shared endpoint's whole
-      ``max_concurrent_requests`` (512 permits, one per input: 4 requests of 32 hold 128).
-    - ``model``: the ``model`` field of ``/v1/embeddings`` requests (TEI ignores it; vLLM and others may need it).
-    """
-
-    route: TEIRoute = "auto"
-    max_batch_size: int | None = None
-    payload_limit: int = DEFAULT_PAYLOAD_LIMIT
-    max_concurrency: int = 4
-    model: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.route not in ("auto", "tei", "openai"):
-            raise InvalidRequestError(f"route={self.route!r} is invalid: use 'auto', 'tei' or 'openai'")
-        for name in ("max_batch_size", "payload_limit", "max_concurrency"):
-            value = getattr(self, name)
-            if value is None and name == "max_batch_size":
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidRequestError(f"{name}={value!r} is invalid: a whole number >= 1")
-        if self.payload_limit < 1024:
-            raise InvalidRequestError(f"payload_limit={self.payload_limit} is too small to send a request (bytes)")
 
 
 @dataclass(slots=True)
@@ -175,7 +141,7 @@ class TEIPlanner:
         if self.route == "openai":
             self._openai_refuses(normalize=normalize, truncate=truncate, truncation_direction=truncation_direction,
                                  prompt_name=prompt_name)  # fmt: skip
-            base = openai_embeddings_body(model=self.options.model or self._served_name(), dimensions=dimensions)
+            base = openai_embeddings_body(model=self.options.model, dimensions=dimensions)
             return self._split("/v1/embeddings", "openai", base, "input", items, None, _openai_parser)
         base = embed_body(normalize=normalize, truncate=truncate, truncation_direction=truncation_direction,
                           prompt_name=prompt_name, dimensions=dimensions)  # fmt: skip
@@ -308,8 +274,6 @@ class TEIPlanner:
                 "field): leave it out, or use a TEI server (route='tei' or 'auto')"
             )
 
-    def _served_name(self) -> str | None:
-        return None
 
 
 def _pair_size(item: list[str]) -> int:

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from hf_endpoint import InvalidRequestError, ResponseError
 from hf_endpoint._batching import json_size, plan_batches, plan_texts, reassemble, token_estimate
-from hf_endpoint._tei_core import TEIOptions, TEIPlanner
+from hf_endpoint._options import TEIOptions
+from hf_endpoint._tei_core import TEIPlanner
 from hf_endpoint._tei_types import TEIInfo
 
 # Quotes, backslashes, control characters and non-ASCII text: their JSON sizes differ from their lengths.

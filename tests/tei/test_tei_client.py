@@ -160,3 +160,14 @@ def test_clients_hide_the_token_and_refuse_pickling(tei: LocalServer) -> None:
         assert "hf_secret_value" not in repr(client)
         with pytest.raises(TypeError, match="pickl"):
             pickle.dumps(client)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [({"route": "chat"}, "route='chat' is invalid"), ({"max_concurrency": 0}, "max_concurrency=0"),
+     ({"max_batch_size": True}, "max_batch_size=True"), ({"payload_limit": 100}, "payload_limit=100")],
+)
+def test_options_checked_when_the_client_is_made(option: dict[str, object], message: str) -> None:
+    for cls in (TEIClient, AsyncTEIClient):
+        with pytest.raises(InvalidRequestError, match=message):
+            cls("http://127.0.0.1:9", **option)  # type: ignore[arg-type]
