@@ -133,12 +133,16 @@ def compute_headers(started: float, *, characters: int, tokens: int, inputs: int
     }
 
 
+# Past this, an oversized body is not read on: the 413 goes out and the connection closes.
+_DRAIN_MAX = 64 * 1024 * 1024
+
+
 async def _read_limited(request: web.Request, limit: int) -> bytes | None:
-    """The body, or None when it is over ``limit`` (then read to the end and dropped, so the client,
+    """The body, or None when it is over ``limit`` (then read on and dropped, up to ``_DRAIN_MAX``, so the client,
     which sends its whole body before reading, sees the 413 rather than a broken pipe)."""
     chunks: list[bytes] = []
     size = 0
-    while True:
+    while size <= max(limit, _DRAIN_MAX):
         chunk = await request.content.read(1 << 16)
         if not chunk:
             break

