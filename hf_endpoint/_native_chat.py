@@ -176,6 +176,9 @@ def build_native_chat(
     if extra:
         parameters.update(extra)
     prompt = template.render(messages, tools=render_tools, add_generation_prompt=True)
+    if template.bos_token and prompt.startswith(template.bos_token):
+        # TGI's /generate adds the tokenizer's special tokens (BOS) itself: a second one would change the answer.
+        prompt = prompt[len(template.bos_token) :]
     return NativeChatPlan(
         prompt=prompt,
         parameters=parameters,

@@ -113,7 +113,7 @@ def _phi3(messages: Messages, generation_prompt: bool, bos: str, eos: str) -> st
 
 
 def _qa(messages: Messages, generation_prompt: bool, bos: str, eos: str) -> str:
-    out = [bos]
+    out: list[str] = []
     for m in messages:
         role = m["role"]
         if role == "system":

@@ -201,13 +201,14 @@ BUILTIN_TEMPLATES: dict[str, ChatTemplate] = {
             "{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
         ),
     ),
-    # Base (non-instruct) models have no chat format: a question/answer layout is what they continue best.
+    # Base (non-instruct) models have no chat format: a question/answer layout is what they continue best. It is
+    # picked for base models of every family (Llama, Mistral, Falcon, GPT-2...), so it writes no family's BOS text:
+    # TGI's /generate adds the model's own.
     "qa": ChatTemplate(
         name="qa",
-        bos_token="<bos>",
         stop=("\nQuestion:", "\n\n"),
         source=(
-            "{{ bos_token }}{% for message in messages %}"
+            "{% for message in messages %}"
             "{% if message['role'] == 'system' %}" + _TEXT + "\n\n"
             "{% elif message['role'] == 'assistant' %} " + _TEXT + _CALLS + "\n\n"
             "{% elif message['role'] == 'tool' %}Tool result: " + _TEXT + "\n\n"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hf_endpoint import InvalidRequestError
 from hf_endpoint._native_chat import build_native_chat
 from hf_endpoint._params import normalize_messages
-from hf_endpoint._templates import BUILTIN_TEMPLATES, ChatTemplate, _compile
+from hf_endpoint._templates import BUILTIN_TEMPLATES, ChatTemplate, _compile, builtin_template_for
 
 # Text that could trip a renderer: Jinja delimiters, newlines, quotes, braces, non-ASCII.
 _TEXT = st.text(alphabet=st.sampled_from(list("ab {}%#'\"\n\t\\<|>é😀")), max_size=8)
@@ -61,7 +61,26 @@ def test_a_conversation_renders_as_the_family_expects(name: str) -> None:
     plan = build_native_chat(msgs, {}, template=BUILTIN_TEMPLATES[name], tools=None, tool_choice=None, grammar=None,
                              max_stop_sequences=4, model="m")  # fmt: skip
     assert "Be brief." in plan.prompt and "Hi" in plan.prompt
-    assert plan.prompt == _jinja(BUILTIN_TEMPLATES[name], msgs, True)
+    rendered, bos = _jinja(BUILTIN_TEMPLATES[name], msgs, True), BUILTIN_TEMPLATES[name].bos_token
+    # TGI's /generate adds the tokenizer's BOS itself: the prompt sent there is the template's without it.
+    assert plan.prompt == rendered.removeprefix(bos) and (not bos or rendered.startswith(bos))
+
+
+@pytest.mark.parametrize(
+    ("model_id", "template", "bos"),
+    [("meta-llama/Meta-Llama-3-8B-Instruct", "llama-3", "<|begin_of_text|>"),
+     ("mistralai/Mistral-7B-Instruct-v0.2", "mistral", "<s>"), ("google/gemma-2-9b-it", "gemma", "<bos>"),
+     ("meta-llama/Llama-3.1-8B", "qa", "<|begin_of_text|>"), ("mistralai/Mistral-7B-v0.1", "qa", "<s>"),
+     ("tiiuae/falcon-7b", "qa", "<|endoftext|>"), ("openai-community/gpt2", "qa", "<|endoftext|>")],
+)  # fmt: skip
+def test_native_route_sends_no_bos_text(model_id: str, template: str, bos: str) -> None:
+    """TGI's /generate adds the tokenizer's special tokens: a BOS written by the template would be a second one;
+    and the question/answer layout picked for base models of every family wrote Gemma's literal `<bos>`."""
+    assert builtin_template_for(model_id) is BUILTIN_TEMPLATES[template]
+    msgs = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "And?"}]
+    plan = build_native_chat(msgs, {}, template=BUILTIN_TEMPLATES[template], tools=None, tool_choice=None,
+                             grammar=None, max_stop_sequences=4, model="m")  # fmt: skip
+    assert not plan.prompt.startswith(bos) and "<bos>" not in plan.prompt
 
 
 def test_a_shape_the_renderers_do_not_know_goes_to_jinja() -> None:
