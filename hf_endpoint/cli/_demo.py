@@ -1,6 +1,8 @@
 """``hf-endpoint demo``: the transport, LangChain and LlamaIndex, end to end, on the local tiny model or yours.
 
-Each step prints its result and its time; the exit status is non-zero if any step fails.
+Each step prints its result and its time; the exit status is non-zero if any step fails. The retrieval steps embed
+and rerank on a TEI-protocol server: ``--embed-url`` / ``HF_EMBED_URL``, else the local ``embed`` server (a real
+small embedding model on the CPU), started beside the LLM server.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from typing import Any
 __all__ = ["run_demo"]
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+# The local embedding model (multilingual-e5-small) wants its queries marked: its TEI prompt "query" (documents
+# take the server's default prompt, "passage"). A model behind --embed-url may have no prompts, so none is sent there.
+LOCAL_QUERY_PROMPT = "query"
 
 
 def _docs() -> list[str]:
@@ -39,6 +44,23 @@ def _endpoint(url: str | None) -> Iterator[str]:
         yield srv.url
 
 
+@contextlib.contextmanager
+def _embed_endpoint(url: str | None) -> Iterator[tuple[str, str | None]]:
+    """The embedding server's URL, and the prompt name its queries take."""
+    url = url or os.environ.get("HF_EMBED_URL")
+    if url:
+        print(f"Using the embedding endpoint {url}")
+        yield url, None
+        return
+    from hf_endpoint.server import LocalServer
+
+    print("No --embed-url or HF_EMBED_URL: starting the local embedding server (multilingual-e5-small, CPU) ...")
+    start = time.perf_counter()
+    with LocalServer("embed", subprocess=True, startup_timeout=600) as srv:
+        print(f"  ready at {srv.url} in {time.perf_counter() - start:.1f} s")
+        yield srv.url, LOCAL_QUERY_PROMPT
+
+
 def _step(name: str, fn: Callable[[], Any], failures: list[str]) -> bool:
     """Run one step; False when the endpoint cannot be reached at all (the next steps would only wait too)."""
     from hf_endpoint import APIConnectionError
@@ -55,11 +77,11 @@ def _step(name: str, fn: Callable[[], Any], failures: list[str]) -> bool:
     return True
 
 
-def run_demo(url: str | None = None) -> int:
+def run_demo(url: str | None = None, embed_url: str | None = None) -> int:
     from hf_endpoint import ChatCompletion, TGIClient, completion
 
     failures: list[str] = []
-    with _endpoint(url) as base:
+    with _endpoint(url) as base, _embed_endpoint(embed_url) as (embed_base, query_prompt):
         client = TGIClient(base)
 
         def seed_style() -> None:
@@ -114,20 +136,43 @@ def run_demo(url: str | None = None) -> int:
                     print(f"   tool result: {message.content}")
             print(f"   answer: {state['messages'][-1].content!r}")
 
+        def langchain_retrieval() -> None:
+            from langchain_core.output_parsers import StrOutputParser
+            from langchain_core.prompts import ChatPromptTemplate
+            from langchain_core.vectorstores import InMemoryVectorStore
+
+            from langchain_hf_endpoint import ChatHFEndpoint, HFEndpointEmbeddings, HFEndpointReranker
+
+            embeddings = HFEndpointEmbeddings(endpoint_url=embed_base, query_prompt_name=query_prompt)
+            store = InMemoryVectorStore.from_texts(_docs(), embeddings)
+            question = QUESTION[0]["content"]
+            found = store.as_retriever(search_kwargs={"k": 3}).invoke(question)
+            best = HFEndpointReranker(endpoint_url=embed_base, top_n=1).compress_documents(found, question)
+            for doc in found:
+                print(f"   retrieved: {doc.page_content[:70]!r}")
+            print(f"   reranked best ({best[0].metadata['relevance_score']:.3f}): {best[0].page_content[:70]!r}")
+            prompt = ChatPromptTemplate.from_messages([("user", "{context}\n\n{question}")])
+            chain = prompt | ChatHFEndpoint(endpoint_url=base, max_tokens=16, temperature=0) | StrOutputParser()
+            print(f"   answer: {chain.invoke({'context': best[0].page_content, 'question': question}).strip()!r}")
+
         def llama_index_query() -> None:
             from llama_index.core import Document, PromptTemplate, VectorStoreIndex
-            from llama_index.core.embeddings import MockEmbedding
 
-            from llama_index_hf_endpoint import HFEndpoint
+            from llama_index_hf_endpoint import HFEndpoint, HFEndpointEmbedding, HFEndpointRerank
 
             llm = HFEndpoint(base_url=base, max_tokens=24, temperature=0)
-            index = VectorStoreIndex.from_documents([Document(text=t) for t in _docs()],
-                                                    embed_model=MockEmbedding(embed_dim=8))  # fmt: skip
+            embed_model = HFEndpointEmbedding(base_url=embed_base, query_prompt_name=query_prompt)
+            index = VectorStoreIndex.from_documents([Document(text=t) for t in _docs()], embed_model=embed_model)
             # The tiny model is a base model: a plain "facts, then the question" prompt suits it better than
             # LlamaIndex's default instructions.
             qa = PromptTemplate("{context_str}\n\n{query_str}")
-            engine = index.as_query_engine(llm=llm, text_qa_template=qa, similarity_top_k=4)
-            print(f"   {str(engine.query('What is the capital of France?')).strip()!r}")
+            rerank = HFEndpointRerank(base_url=embed_base, top_n=1)
+            engine = index.as_query_engine(llm=llm, text_qa_template=qa, similarity_top_k=3,
+                                           node_postprocessors=[rerank])  # fmt: skip
+            response = engine.query(QUESTION[0]["content"])
+            for node in response.source_nodes:
+                print(f"   source ({node.score:.3f}): {node.node.get_content()[:70]!r}")
+            print(f"   answer: {str(response).strip()!r}")
 
         def llama_index_agent() -> None:
             import asyncio
@@ -158,7 +203,8 @@ def run_demo(url: str | None = None) -> int:
             ("a streamed answer", streamed),
             ("LangChain: prompt | ChatHFEndpoint | StrOutputParser", langchain_chain),
             ("LangChain: a tool-calling agent (create_agent)", langchain_tools),
-            ("LlamaIndex: a query engine over a few documents", llama_index_query),
+            ("LangChain: retrieve among distractors (HFEndpointEmbeddings), rerank, answer", langchain_retrieval),
+            ("LlamaIndex: a query engine over real embeddings, with a reranker", llama_index_query),
             ("LlamaIndex: a FunctionAgent with a tool", llama_index_agent),
         ]
         for name, fn in steps:

@@ -24,12 +24,18 @@ def run_demo(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.tiny
-def test_demo_runs_every_step(tiny_url: str) -> None:
-    done = run_demo("--url", tiny_url)
+def test_demo_runs_every_step(tiny_url: str, embed_url: str) -> None:
+    done = run_demo("--url", tiny_url, "--embed-url", embed_url)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "All steps passed." in done.stdout
     assert "Paris" in done.stdout  # the real model answers the question
     assert done.stdout.count("tool call: get_weather") == 2  # the LangChain and the LlamaIndex agent
+    # Retrieval on the real embedding model: the right document among the other capitals, reranked first.
+    france = "'The capital of France is Paris. Paris is on the Seine.'"
+    reranked = next(line for line in done.stdout.splitlines() if "reranked best" in line)
+    assert reranked.endswith(france)
+    assert f"): {france}" in done.stdout.split("LlamaIndex: a query engine")[1]  # its one source after the reranker
+    assert "MockEmbedding" not in (ROOT / "hf_endpoint" / "cli" / "_demo.py").read_text()
 
 
 def test_demo_reports_failures() -> None:

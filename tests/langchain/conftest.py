@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from langchain_hf_endpoint import _clients
+from langchain_hf_endpoint import _clients, _tei_clients
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +18,4 @@ async def close_pooled_clients() -> AsyncIterator[None]:
     """
     yield
     await _clients.aclose_all()
+    await _tei_clients.aclose_all()

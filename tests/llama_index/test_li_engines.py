@@ -1,17 +1,18 @@
-"""Query engines, chat engines, ``Settings.llm`` and token counting, on a real index (with mock embeddings)."""
+"""Query engines, chat engines, ``Settings.llm`` and token counting, on a real index (its embeddings from the scripted
+TEI server: deterministic vectors over real HTTP)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from llama_index.core import Document, Settings, VectorStoreIndex
 from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
-from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.llms import ChatMessage
 from llama_index.core.memory import ChatMemoryBuffer
 
-from llama_index_hf_endpoint import HFEndpoint
+from llama_index_hf_endpoint import HFEndpoint, HFEndpointEmbedding
 
 REPLY = "Hello from the scripted backend."
 DOCS = [
@@ -21,8 +22,10 @@ DOCS = [
 
 
 @pytest.fixture
-def index() -> VectorStoreIndex:
-    return VectorStoreIndex.from_documents(DOCS, embed_model=MockEmbedding(embed_dim=8))
+async def index(tei_url: str) -> AsyncIterator[VectorStoreIndex]:
+    embed_model = HFEndpointEmbedding(base_url=tei_url)
+    yield VectorStoreIndex.from_documents(DOCS, embed_model=embed_model)
+    await embed_model.aclose()
 
 
 def _memory() -> ChatMemoryBuffer:
@@ -90,13 +93,14 @@ def test_other_chat_modes(index: VectorStoreIndex, llm: HFEndpoint, mode: str) -
 
 
 @pytest.mark.usefixtures("restore_settings")
-async def test_settings_llm(make_llm: Any) -> None:
+async def test_settings_llm(make_llm: Any, tei_url: str) -> None:
     Settings.llm = make_llm()
-    Settings.embed_model = MockEmbedding(embed_dim=8)
+    Settings.embed_model = embed_model = HFEndpointEmbedding(base_url=tei_url)
     engine = VectorStoreIndex.from_documents(DOCS).as_query_engine()
     assert isinstance(engine._response_synthesizer._llm, HFEndpoint)
     assert str(engine.query("Where is Mount Fuji?")) == REPLY
     assert str(await engine.aquery("Where is Mount Fuji?")) == REPLY
+    await embed_model.aclose()
 
 
 def _counter() -> TokenCountingHandler:

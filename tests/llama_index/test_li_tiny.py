@@ -13,13 +13,12 @@ import pytest
 from llama_index.core import Document, VectorStoreIndex
 from llama_index.core.agent.workflow import AgentOutput, AgentStream, FunctionAgent, ReActAgent, ToolCallResult
 from llama_index.core.base.llms.types import ChatMessage
-from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.tools import FunctionTool
 from pydantic import BaseModel, Field
 
 from hf_endpoint import LengthLimitError
-from llama_index_hf_endpoint import HFEndpoint
+from llama_index_hf_endpoint import HFEndpoint, HFEndpointEmbedding
 
 pytestmark = [
     pytest.mark.tiny,
@@ -146,12 +145,18 @@ async def test_react_agent_ends_with_the_text_of_a_model_that_ignores_its_format
     assert result.response.content == streamed
 
 
-async def test_query_engine_answers_from_the_documents(tiny_llm: HFEndpoint) -> None:
-    docs = [Document(text="The Eiffel Tower was finished in 1889. It is 330 metres tall.")]
+async def test_query_engine_answers_from_the_documents(tiny_llm: HFEndpoint, embed_url: str) -> None:
+    """The real LLM over real embeddings: the right document is retrieved among others, then answered from."""
+    docs = [Document(text="The Eiffel Tower was finished in 1889. It is 330 metres tall."),
+            Document(text="The Statue of Liberty was dedicated in 1886. It stands in New York Harbor."),
+            Document(text="The Brandenburg Gate in Berlin was finished in 1791.")]  # fmt: skip
     # LlamaIndex's default QA prompt is for instruction-tuned models (a base model continues its "-----" lines);
     # a base model needs a completion-style prompt, like any base model behind any integration.
     qa = PromptTemplate("Context: {context_str}\nUsing the context, answer: {query_str}")
-    index = VectorStoreIndex.from_documents(docs, embed_model=MockEmbedding(embed_dim=8))
-    engine = index.as_query_engine(llm=tiny_llm, text_qa_template=qa)
-    assert "1889" in str(engine.query("In which year was the Eiffel Tower finished?"))
+    embed_model = HFEndpointEmbedding(base_url=embed_url, query_prompt_name="query")
+    index = VectorStoreIndex.from_documents(docs, embed_model=embed_model)
+    engine = index.as_query_engine(llm=tiny_llm, text_qa_template=qa, similarity_top_k=1)
+    response = engine.query("In which year was the Eiffel Tower finished?")
+    assert "1889" in str(response)
+    assert [n.node.get_content() for n in response.source_nodes] == [docs[0].text]
     assert "1889" in str(await engine.aquery("In which year was the Eiffel Tower finished?"))

@@ -1,7 +1,8 @@
 """Every code block in README.md: python blocks run against a local server, bash blocks are checked command by command.
 
-Python blocks read ``HF_ENDPOINT_URL`` (a reader's endpoint); here it is the tiny local model, so each block runs as a
-reader would run it, in a fresh interpreter. Bash blocks install packages or start long-running servers, so instead
+Python blocks read ``HF_ENDPOINT_URL`` (a reader's endpoint) and ``HF_EMBED_URL`` (their embedding endpoint); here they
+are the tiny local model and the local embedding model, so each block runs as a reader would run it, in a fresh
+interpreter. Bash blocks install packages or start long-running servers, so instead
 each command is checked: ``hf-endpoint`` command lines parse with the real argument parser, extras exist in
 pyproject.toml, exported variables are ones the package reads.
 """
@@ -48,12 +49,21 @@ def test_the_examples_default_to_hf_endpoint_serve() -> None:
     assert defaults == {f"http://127.0.0.1:{port}"}
 
 
+def test_the_retrieval_examples_default_to_the_embedding_server_the_readme_starts() -> None:
+    (default,) = set(re.findall(r'os\.environ\.get\("HF_EMBED_URL", "([^"]+)"\)', README))
+    port = int(default.rsplit(":", 1)[1])
+    assert f"hf-endpoint serve --backend embed --port {port}" in README
+    assert build_parser().parse_args(["serve", "--backend", "embed", "--port", str(port)]).port == port
+
+
 @pytest.mark.tiny
 @pytest.mark.parametrize("code", PYTHON, ids=[f"python-{i}" for i in range(len(PYTHON))])
-def test_python_block_runs(code: str, tiny_url: str, tmp_path: Path) -> None:
+def test_python_block_runs(code: str, tiny_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     pytest.importorskip("xllamacpp")
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "HF_ENDPOINT_URL": tiny_url, "PYTHONPATH": path}
+    if "HF_EMBED_URL" in code:  # the embedding model's server starts only for the blocks that use it
+        env["HF_EMBED_URL"] = request.getfixturevalue("embed_url")
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )
@@ -68,7 +78,7 @@ def check_command(argv: list[str]) -> None:
     name, args = argv[0], argv[1:]
     if name == "export":
         (assignment,) = args
-        assert assignment.split("=", 1)[0] in {"HF_ENDPOINT_URL", *TOKEN_ENV_VARS}, assignment
+        assert assignment.split("=", 1)[0] in {"HF_ENDPOINT_URL", "HF_EMBED_URL", *TOKEN_ENV_VARS}, assignment
     elif name == "pip":
         assert shutil.which("pip") or importlib.util.find_spec("pip")
         assert args[:2] == ["install", "-e"], argv
