@@ -23,7 +23,7 @@ from ._errors import HFEndpointError, InvalidRequestError, NotFoundError
 from ._options import TEIOptions
 from ._plan import Plan, Response
 from ._protocol import ErrorMap, Request, parse_json
-from ._tei_errors import Call, tei_error
+from ._tei_errors import tei_error
 from ._tei_protocol import (
     check_pairs,
     check_texts,
@@ -142,10 +142,10 @@ class TEIPlanner:
             self._openai_refuses(normalize=normalize, truncate=truncate, truncation_direction=truncation_direction,
                                  prompt_name=prompt_name)  # fmt: skip
             base = openai_embeddings_body(model=self.options.model, dimensions=dimensions)
-            return self._split("/v1/embeddings", "openai", base, "input", items, None, _openai_parser)
+            return self._split("/v1/embeddings", base, "input", items, None, _openai_parser)
         base = embed_body(normalize=normalize, truncate=truncate, truncation_direction=truncation_direction,
                           prompt_name=prompt_name, dimensions=dimensions)  # fmt: skip
-        return self._split("/embed", "embed", base, "inputs", items, truncate, _parser(parse_embeddings))
+        return self._split("/embed", base, "inputs", items, truncate, _parser(parse_embeddings))
 
     def embed_sparse(
         self, texts: str | Sequence[str], *, truncate: bool | None, truncation_direction: str | None,
@@ -155,13 +155,13 @@ class TEIPlanner:
         self._tei_only("embed_sparse")
         base = embed_body(normalize=None, truncate=truncate, truncation_direction=truncation_direction,
                           prompt_name=prompt_name, dimensions=None, sparse=True)  # fmt: skip
-        return self._split("/embed_sparse", "embed_sparse", base, "inputs", items, truncate, _parser(parse_sparse))
+        return self._split("/embed_sparse", base, "inputs", items, truncate, _parser(parse_sparse))
 
     def rerank(
         self, query: str, texts: Sequence[str], *, top_n: int | None, return_text: bool, raw_scores: bool,
         truncate: bool | None, truncation_direction: str | None = None,
     ) -> Batch[Rank, list[Rank]]:  # fmt: skip
-        items = [] if isinstance(texts, Sequence) and not isinstance(texts, str) and not texts else check_texts(texts)
+        items = check_texts(texts)
         if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1):
             raise InvalidRequestError(f"top_n={top_n!r} is invalid: a whole number >= 1, or None for every text")
         base = rerank_body(query, truncate=truncate, raw_scores=raw_scores, return_text=return_text,
@@ -169,7 +169,7 @@ class TEIPlanner:
         self._tei_only("rerank")
         extra = token_estimate(json_size(query), None)
         batch: Batch[Rank, list[Rank]] = self._split(
-            "/rerank", "rerank", base, "texts", items, truncate, _rank_parser, extra_tokens=extra,
+            "/rerank", base, "texts", items, truncate, _rank_parser, extra_tokens=extra,
             combine=lambda chunks, parts: merge_ranks(chunks, parts, top_n),
         )  # fmt: skip
         return batch
@@ -181,7 +181,7 @@ class TEIPlanner:
         items = check_pairs(inputs)
         self._tei_only("predict")
         base = predict_body(truncate=truncate, raw_scores=raw_scores, truncation_direction=truncation_direction)
-        return self._split("/predict", "predict", base, "inputs", items, truncate, _parser(parse_predictions))
+        return self._split("/predict", base, "inputs", items, truncate, _parser(parse_predictions))
 
     def similarity(
         self, source_sentence: str, sentences: Sequence[str], *, truncate: bool | None,
@@ -197,7 +197,7 @@ class TEIPlanner:
             return {"inputs": {"source_sentence": source_sentence, "sentences": part}, **body}
 
         extra = token_estimate(json_size(source_sentence), None)  # the source is embedded with every request
-        return self._split("/similarity", "similarity", base, put, items, truncate, _parser(parse_similarity),
+        return self._split("/similarity", base, put, items, truncate, _parser(parse_similarity),
                            reserve=1, extra_tokens=extra)  # fmt: skip
 
     def tokenize(
@@ -206,14 +206,13 @@ class TEIPlanner:
         items = check_texts(texts)
         self._tei_only("tokenize")
         base = tokenize_body(add_special_tokens=add_special_tokens, prompt_name=prompt_name)
-        return self._split("/tokenize", "tokenize", base, "inputs", items, None, _parser(parse_tokens))
+        return self._split("/tokenize", base, "inputs", items, None, _parser(parse_tokens))
 
     # ------------------------------------------------------------------------------------------------ internals
 
     def _split(
         self,
         path: str,
-        call: Call,
         base: dict[str, Any],
         key: str | Callable[[dict[str, Any], list[Any]], dict[str, Any]],
         items: list[Any],

