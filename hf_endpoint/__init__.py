@@ -73,7 +73,8 @@ if TYPE_CHECKING:
     )
 
 # Names are loaded on first use (PEP 562), so `import hf_endpoint` costs almost nothing and `from hf_endpoint import
-# TGIClient` loads requests and pydantic but not aiohttp (its import alone builds SSL contexts: ~100 ms).
+# TGIClient` loads requests and pydantic but not aiohttp (its import alone builds SSL contexts; see the benchmarks'
+# import table).
 _LAZY: dict[str, str] = {
     "AsyncTGIClient": "._async_client",
     "AsyncTEIClient": "._tei_async_client",

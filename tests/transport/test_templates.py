@@ -26,7 +26,7 @@ _MESSAGE = st.one_of(
 
 
 def _jinja(template: ChatTemplate, messages: list[dict[str, Any]], generation_prompt: bool) -> str:
-    text: str = _compile(template.source, True).render(
+    text: str = _compile(template.source).render(
         messages=messages, tools=None, add_generation_prompt=generation_prompt,
         bos_token=template.bos_token, eos_token=template.eos_token,
     )  # fmt: skip
