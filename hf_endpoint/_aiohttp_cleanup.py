@@ -9,7 +9,7 @@ connections are closed directly, by the transport's own last step.
 The internals used (``BaseConnector._conns``, ``BaseConnector._close``, ``BaseConnector._closed``, asyncio's
 ``_SelectorTransport._call_connection_lost``, ``_SSLProtocolTransport._ssl_protocol``) are stable across
 aiohttp 3.9 to 3.14 and CPython 3.10 to 3.13; pyproject bounds aiohttp below 4, and
-``tests/transport/test_aiohttp_cleanup.py`` checks that every socket is closed, without a warning, on the
+``tests/reliability/test_rel_aiohttp_cleanup.py`` checks that every socket is closed, without a warning, on the
 installed versions. A live loop never takes this path: its sessions are closed with the public ``close()``.
 """
 

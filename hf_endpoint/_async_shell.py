@@ -59,6 +59,7 @@ class AsyncShell:
         self._max_connections = options.max_connections or DEFAULT_MAX_CONNECTIONS[self._kind]
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
         self._ssl_context: ssl.SSLContext | None = None
+        self._flights: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Future[Any]] = {}
         # The environment's proxy for this URL, chosen by requests' own rules from what connect() read once
         # (aiohttp's trust_env would re-read the environment on every request).
         from requests.utils import select_proxy
@@ -90,7 +91,9 @@ class AsyncShell:
 
     async def _aclose_loop(self) -> None:
         """Close only this loop's session (other threads' loops keep theirs): for clients shared between threads."""
-        session = self._sessions.pop(asyncio.get_running_loop(), None)
+        loop = asyncio.get_running_loop()
+        session = self._sessions.pop(loop, None)
+        self._drop_sessions(keep=loop)  # (sessions of finished loops only)
         if session is not None and not session.closed:
             await session.close()
 
@@ -159,7 +162,7 @@ class AsyncShell:
             plan = next(steps)
             while True:
                 try:
-                    result = await self._run(plan)
+                    result = await (self._run(plan) if plan.share is None else self._run_shared(plan))
                 except HFEndpointError as err:
                     plan = steps.throw(err)
                 else:
@@ -167,6 +170,28 @@ class AsyncShell:
         except StopIteration as done:
             value: T = done.value
             return value
+
+    async def _run_shared(self, plan: Plan[T]) -> T:
+        """``_run``, but callers in this loop asking for the same shared plan at the same time wait for the first
+        one's answer."""
+        assert plan.share is not None
+        key = (asyncio.get_running_loop(), plan.share)
+        flight = self._flights.get(key)
+        if flight is not None:
+            result: T = await asyncio.shield(flight)
+            return result
+        flight = self._flights[key] = asyncio.get_running_loop().create_future()
+        try:
+            result = await self._run(plan)
+        except BaseException as exc:
+            flight.set_exception(exc)
+            flight.exception()  # (retrieved: no "never retrieved" warning when nobody else waited)
+            raise
+        else:
+            flight.set_result(result)
+            return result
+        finally:
+            del self._flights[key]
 
     async def _run(self, plan: Plan[T]) -> T:
         # (the response is read here, not in a helper coroutine: every coroutine level between the caller and

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from ._auth import resolve_token
 from ._client import TGIClient
 from ._errors import InvalidRequestError
-from ._options import normalize_base_url
+from ._options import ChatOptions, ConnectionOptions, normalize_base_url
+from ._pool import shared
 from ._types import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["acompletion", "completion"]
 
-_CLIENT_OPTIONS = ("timeout", "max_retries", "cold_start_timeout", "route", "chat_template", "headers", "verify",
-                   "allow_insecure_http")  # fmt: skip
-_clients: OrderedDict[tuple[Any, ...], TGIClient] = OrderedDict()
-_lock = threading.Lock()
+# The keyword arguments that configure the client rather than the request: the options' own fields, except those
+# completion() sets itself (the URL, the token; ``model`` here names the endpoint, not a LoRA adapter).
+_CONNECTION_FIELDS = frozenset(f.name for f in dataclasses.fields(ConnectionOptions) if f.init) - {
+    "base_url",
+    "api_key",
+    "token_from_env",
+}
+_CHAT_FIELDS = frozenset(f.name for f in dataclasses.fields(ChatOptions) if f.init) - {"model"}
 
 
 def _endpoint(model: str | None, api_base: str | None) -> str:
@@ -40,29 +43,15 @@ def _endpoint(model: str | None, api_base: str | None) -> str:
     )
 
 
-def _split(kwargs: dict[str, Any]) -> dict[str, Any]:
-    options = {k: kwargs.pop(k) for k in _CLIENT_OPTIONS if k in kwargs}
-    if "timeout" in options and options["timeout"] is None:
-        del options["timeout"]
-    return options
-
-
-def _client(url: str, api_key: str | None, options: dict[str, Any]) -> TGIClient:
-    # One pooled client per (endpoint, token, options): repeated calls reuse keep-alive connections. The token
-    # is resolved now (it may come from the environment, which can change) and kept only as a digest.
+def _options(url: str, api_key: str | None, kwargs: dict[str, Any]) -> tuple[ConnectionOptions, ChatOptions]:
+    """The client's options, taken out of ``kwargs`` (the rest are chat parameters). The token is resolved now (the
+    environment may have changed since the last call) and is part of the key of the shared clients."""
+    conn = {k: kwargs.pop(k) for k in _CONNECTION_FIELDS & kwargs.keys()}
+    chat = {k: kwargs.pop(k) for k in _CHAT_FIELDS & kwargs.keys()}
+    if "timeout" in conn and conn["timeout"] is None:
+        del conn["timeout"]
     token = resolve_token(api_key)
-    digest = hashlib.sha256(token.get_secret_value().encode()).hexdigest() if token else None
-    key = (url, digest, tuple(sorted((k, repr(v)) for k, v in options.items())))
-    with _lock:
-        client = _clients.get(key)
-        if client is None:
-            client = TGIClient(url, api_key=token if api_key else None, **options)
-            _clients[key] = client
-            if len(_clients) > 16:
-                _clients.popitem(last=False)[1].close()
-        else:
-            _clients.move_to_end(key)
-        return client
+    return ConnectionOptions(url, api_key=token, token_from_env=not api_key, **conn), ChatOptions(**chat)
 
 
 def completion(
@@ -81,7 +70,7 @@ def completion(
     ``HUGGINGFACE_API_KEY``. Per-token ``logprobs`` (and their ``sum_logprob``) are returned by default.
     """
     url = _endpoint(model, api_base)
-    client = _client(url, api_key, _split(kwargs))
+    client = shared.get(TGIClient, *_options(url, api_key, kwargs))  # (see _pool: why shared, never closed here)
     if stream:
         return client.chat_stream(messages, logprobs=logprobs or None, **kwargs)
     return client.chat(messages, logprobs=logprobs or None, **kwargs)
@@ -102,16 +91,7 @@ async def acompletion(
     url = _endpoint(model, api_base)
     from ._async_client import AsyncTGIClient  # here, so that completion() users never import aiohttp
 
-    options = _split(kwargs)
+    client = shared.get(AsyncTGIClient, *_options(url, api_key, kwargs))  # (see _pool: shared, never closed here)
     if stream:
-        return _astream(AsyncTGIClient(url, api_key=api_key, **options), messages, logprobs=logprobs or None,
-                        **kwargs)  # fmt: skip
-    async with AsyncTGIClient(url, api_key=api_key, **options) as client:
-        return await client.chat(messages, logprobs=logprobs or None, **kwargs)
-
-
-async def _astream(client: Any, messages: Sequence[Any], **kwargs: Any) -> AsyncIterator[ChatCompletionChunk]:
-    # The client lives as long as the stream: closed when it ends, fails or is closed early (aclose()).
-    async with client:
-        async for chunk in client.chat_stream(messages, **kwargs):
-            yield chunk
+        return client.chat_stream(messages, logprobs=logprobs or None, **kwargs)
+    return await client.chat(messages, logprobs=logprobs or None, **kwargs)

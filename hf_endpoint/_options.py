@@ -21,11 +21,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._auth import Secret
 from ._errors import InvalidRequestError
-from ._templates import ChatTemplate
+
+if TYPE_CHECKING:
+    from ._templates import ChatTemplate
+
 
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
@@ -115,6 +118,8 @@ class ConnectionOptions:
     verify: bool | str = True
     allow_insecure_http: bool = False
     max_connections: int | None = None
+    # (the hash, computed once: the options are the key of the shared clients, looked up on every adapter call)
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -125,6 +130,8 @@ class ConnectionOptions:
         if key is not None and not isinstance(key, Secret):
             raise InvalidRequestError(f"api_key must be a string, got {type(key).__name__}")
         set_(self, "api_key", key or None)
+        if not key:  # (where no token came from does not matter: one key for "no token" in the shared pool)
+            set_(self, "token_from_env", False)
         if self.timeout is not None and not (_is_number(self.timeout) and self.timeout > 0):
             raise InvalidRequestError(f"timeout={self.timeout!r} is invalid: seconds > 0")
         if not (_is_number(self.connect_timeout) and self.connect_timeout > 0):
@@ -145,25 +152,30 @@ class ConnectionOptions:
             ):
                 raise InvalidRequestError("headers must map header names to string values")
             set_(self, "headers", MappingProxyType(dict(self.headers)))
+        headers = tuple(sorted(self.headers.items())) if self.headers else None
+        set_(
+            self,
+            "_hash",
+            hash(
+                (
+                    self.base_url,
+                    self.api_key,
+                    self.token_from_env,
+                    self.timeout,
+                    self.connect_timeout,
+                    self.max_retries,
+                    self.cold_start_timeout,
+                    self.scale_up_timeout,
+                    headers,
+                    self.verify,
+                    self.allow_insecure_http,
+                    self.max_connections,
+                )
+            ),
+        )
 
     def __hash__(self) -> int:
-        headers = tuple(sorted(self.headers.items())) if self.headers else None
-        return hash(
-            (
-                self.base_url,
-                self.api_key,
-                self.token_from_env,
-                self.timeout,
-                self.connect_timeout,
-                self.max_retries,
-                self.cold_start_timeout,
-                self.scale_up_timeout,
-                headers,
-                self.verify,
-                self.allow_insecure_http,
-                self.max_connections,
-            )
-        )
+        return self._hash
 
     @property
     def explicit_key(self) -> bool:
@@ -189,18 +201,21 @@ class ChatOptions:
     chat_template: str | ChatTemplate | None = None
     tokenizer_config: str | Path | Mapping[str, Any] | None = None
     clamp_max_tokens: bool = True
+    _hash: int = field(default=0, init=False, repr=False, compare=False)  # (see ConnectionOptions)
 
     def __post_init__(self) -> None:
         if self.route not in ("auto", "chat", "generate"):
             raise InvalidRequestError(f"route={self.route!r} is invalid: use 'auto', 'chat' or 'generate'")
         if self.model is not None and not isinstance(self.model, str):
             raise InvalidRequestError(f"model={self.model!r} is invalid: a model name or LoRA adapter id")
+        config: Any = self.tokenizer_config
+        if isinstance(config, Mapping):
+            config = tuple(sorted((str(k), repr(v)) for k, v in config.items()))
+        key = (self.route, self.model, self.chat_template, config, self.clamp_max_tokens)
+        object.__setattr__(self, "_hash", hash(key))
 
     def __hash__(self) -> int:
-        config = self.tokenizer_config
-        if isinstance(config, Mapping):
-            config = tuple(sorted((str(k), repr(v)) for k, v in config.items()))  # type: ignore[assignment]
-        return hash((self.route, self.model, self.chat_template, config, self.clamp_max_tokens))
+        return self._hash
 
     def load_template(self) -> ChatTemplate | None:
         """The chat template these options name (reads ``tokenizer_config`` from disk: called once, by the

@@ -65,6 +65,9 @@ class Plan(Generic[T]):
     parse: Callable[[Response], T] | None = None
     converter: Callable[[str | None, str], StreamConverter[T]] | None = None
     on_error: Callable[[HFEndpointError], Plan[T] | None] = no_retry
+    #: Set on idempotent requests (``GET /info``): callers of one client that need it at the same time wait for one
+    #: answer instead of each sending the request (50 concurrent first calls would otherwise ask ``/info`` 50 times).
+    share: str | None = None
 
 
 #: A call that runs plans before its own: yields them, receives their results, returns ``T`` (the call's plan).

@@ -7,8 +7,10 @@ stream, prepare). A client for a protocol subclasses the shell and turns its pub
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from typing import Any, ClassVar, NoReturn, TypeVar
 
 import requests
@@ -51,6 +53,8 @@ class SyncShell:
         session.proxies = conn.proxies
         session.verify = conn.verify
         self._session = session
+        self._flights: dict[str, Future[Any]] = {}
+        self._flights_lock = threading.Lock()
         self._timeouts = (options.connect_timeout, options.timeout)
 
     def __enter__(self) -> Any:
@@ -90,7 +94,7 @@ class SyncShell:
             plan = next(steps)
             while True:
                 try:
-                    result = self._run(plan)
+                    result = self._run(plan) if plan.share is None else self._run_shared(plan)
                 except HFEndpointError as err:
                     plan = steps.throw(err)
                 else:
@@ -98,6 +102,29 @@ class SyncShell:
         except StopIteration as done:
             value: T = done.value
             return value
+
+    def _run_shared(self, plan: Plan[T]) -> T:
+        """``_run``, but callers asking for the same shared plan at the same time wait for the first one's answer."""
+        assert plan.share is not None
+        with self._flights_lock:
+            flight = self._flights.get(plan.share)
+            mine = flight is None
+            if flight is None:
+                flight = self._flights[plan.share] = Future()
+        if not mine:
+            result: T = flight.result()
+            return result
+        try:
+            result = self._run(plan)
+        except BaseException as exc:
+            flight.set_exception(exc)
+            raise
+        else:
+            flight.set_result(result)
+            return result
+        finally:
+            with self._flights_lock:
+                del self._flights[plan.share]
 
     def _run(self, plan: Plan[T]) -> T:
         while True:

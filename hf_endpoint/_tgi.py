@@ -48,7 +48,7 @@ def info_plan() -> Plan[Info | None]:
         doc = parse_json(resp.body, "/info", resp.url)
         return Info.model_validate(doc) if isinstance(doc, Mapping) else None
 
-    return Plan(Request("GET", "/info"), parse=parse)
+    return Plan(Request("GET", "/info"), parse=parse, share="/info")
 
 
 def models_plan() -> Plan[str | None]:
@@ -59,7 +59,7 @@ def models_plan() -> Plan[str | None]:
             return str(data[0].get("id")) if data[0].get("id") else None
         return None
 
-    return Plan(Request("GET", "/v1/models"), parse=parse)
+    return Plan(Request("GET", "/v1/models"), parse=parse, share="/v1/models")
 
 
 def info_missing(err: HFEndpointError) -> bool:

@@ -17,6 +17,7 @@ from langchain_core.runnables import Runnable
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from hf_endpoint import Secret, resolve_token
+from hf_endpoint._options import ChatOptions, ConnectionOptions
 
 from ._arguments import constructor_arguments
 from ._clients import (
@@ -200,18 +201,21 @@ class ChatHFEndpoint(BaseChatModel):
         if memo is not None and memo[0] == fields:
             return memo[1]  # type: ignore[no-any-return]
         key = self.api_key.get_secret_value() if self.api_key is not None else ""
-        settings = ClientSettings(
-            base_url=self.base_url,
-            api_key=Secret(key) if key else None,
+        token = Secret(key) if key else None
+        if token is not None and private["_token_from_env"]:
+            found = resolve_token(None)  # the same token, with where it was found (for a 401's message)
+            token = found if found == token else token
+        connection = ConnectionOptions(
+            self.base_url,
+            api_key=token,
+            token_from_env=private["_token_from_env"],
             timeout=self.timeout or 300.0,
             max_retries=self.max_retries,
             cold_start_timeout=self.cold_start_timeout,
-            route=self.route,
-            chat_template=self.chat_template,
             verify=self.verify,
             allow_insecure_http=self.allow_insecure_http,
-            token_from_env=private["_token_from_env"],
         )
+        settings = ClientSettings(connection, ChatOptions(route=self.route, chat_template=self.chat_template))
         private["_settings_memo"] = (fields, settings)
         return settings
 

@@ -1,23 +1,19 @@
-"""Transport clients shared by every ``ChatHFEndpoint`` with the same connection settings.
+"""``ChatHFEndpoint``'s transport clients: the transport's shared pool (``hf_endpoint._pool``, whose docstring says
+why clients are shared by options and never closed under a caller), keyed by the model's options.
 
-Why shared, not one per model object: LangChain code creates model objects freely (one per chain, per test, per
-``with_config``), and each client owns a connection pool. A pool per object would open new connections every time
-and leave sockets and aiohttp sessions to the garbage collector (``ResourceWarning``). Sharing by settings keeps the
-keep-alive connections warm across objects and bounds the pools by the number of distinct endpoints.
-
-Async clients are additionally keyed by thread: an ``AsyncTGIClient`` binds its session to one event loop and
-re-creates it when called from another, so two threads running two loops must not share one. Within a thread, a new
-loop (``asyncio.run`` called again) simply replaces the session, as the transport documents.
+The options are the transport's own frozen :class:`~hf_endpoint._options.ConnectionOptions` and
+:class:`~hf_endpoint._options.ChatOptions` (the model builds them once and remembers them while its fields stay the
+same); request parameters such as temperature or the model/adapter name are per call and not part of them.
 """
 
 from __future__ import annotations
 
 import functools
-import threading
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+import sys
+from typing import TYPE_CHECKING, NamedTuple
 
-from hf_endpoint import Secret
+from hf_endpoint._options import ChatOptions, ConnectionOptions
+from hf_endpoint._pool import shared
 
 if TYPE_CHECKING:  # imported when first used: aiohttp alone costs ~100 ms to import, and sync users never need it
     from hf_endpoint import AsyncTGIClient, TGIClient
@@ -35,67 +31,33 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class ClientSettings:
-    """Everything that shapes a connection (hashable: the key of the shared clients). Request parameters such as
-    temperature or the model/adapter name are per call and not part of it."""
+class ClientSettings(NamedTuple):
+    """What shapes a model's clients (hashable: the key of the shared ones)."""
 
-    base_url: str
-    api_key: Secret | None = field(default=None, repr=False)
-    timeout: float = 300.0
-    max_retries: int = 3
-    cold_start_timeout: float = 300.0
-    route: Literal["auto", "chat", "generate"] = "auto"
-    chat_template: str | None = None
-    verify: bool | str = True
-    allow_insecure_http: bool = False
-    #: The key came from the environment, not from the caller: the transport then withholds it from a remote
-    #: plain-HTTP URL instead of refusing the call.
-    token_from_env: bool = False
-
-    def _options(self) -> dict[str, Any]:
-        return {
-            "api_key": None if self.token_from_env else self.api_key, "timeout": self.timeout,
-            "max_retries": self.max_retries, "cold_start_timeout": self.cold_start_timeout, "route": self.route,
-            "chat_template": self.chat_template, "verify": self.verify, "allow_insecure_http": self.allow_insecure_http,
-        }  # fmt: skip
-
-    def sync_client(self) -> TGIClient:
-        from hf_endpoint import TGIClient
-
-        return TGIClient(self.base_url, **self._options())
-
-    def async_client(self) -> AsyncTGIClient:
-        from hf_endpoint import AsyncTGIClient
-
-        return AsyncTGIClient(self.base_url, **self._options())
+    connection: ConnectionOptions
+    chat: ChatOptions
 
 
-_lock = threading.Lock()
-_sync_clients: dict[ClientSettings, TGIClient] = {}
-_async_clients: dict[tuple[ClientSettings, int], AsyncTGIClient] = {}
+def _sync_class() -> type[TGIClient]:
+    from hf_endpoint import TGIClient
+
+    return TGIClient
+
+
+def _async_class() -> type[AsyncTGIClient]:
+    from hf_endpoint import AsyncTGIClient
+
+    return AsyncTGIClient
 
 
 def get_sync_client(settings: ClientSettings) -> TGIClient:
-    """The shared :class:`TGIClient` for ``settings`` (created on first use; ``requests`` sessions are
-    thread-safe for this use)."""
-    with _lock:
-        client = _sync_clients.get(settings)
-        if client is None:
-            client = settings.sync_client()
-            _sync_clients[settings] = client
-        return client
+    """The shared :class:`TGIClient` for ``settings`` (created on first use; thread-safe)."""
+    return shared.get(_sync_class(), settings.connection, settings.chat)
 
 
 def get_async_client(settings: ClientSettings) -> AsyncTGIClient:
-    """The shared :class:`AsyncTGIClient` for ``settings`` in the calling thread (created on first use)."""
-    key = (settings, threading.get_ident())
-    with _lock:
-        client = _async_clients.get(key)
-        if client is None:
-            client = settings.async_client()
-            _async_clients[key] = client
-        return client
+    """The shared :class:`AsyncTGIClient` for ``settings`` (one aiohttp session per event loop, inside it)."""
+    return shared.get(_async_class(), settings.connection, settings.chat)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -123,45 +85,27 @@ def served_model(client: TGIClient | AsyncTGIClient) -> str | None:
 
 def known_served_model(settings: ClientSettings) -> str | None:
     """The served model id if a client for ``settings`` already learned it; never creates a client or a request."""
-    # This thread's async client or the sync one, looked up directly (asked by LangChain's tracing on every call);
-    # the other threads' clients only when neither knows.
-    for client in (_async_clients.get((settings, threading.get_ident())), _sync_clients.get(settings)):
+    classes: list[type[TGIClient] | type[AsyncTGIClient]] = [_sync_class()]
+    if "hf_endpoint._async_client" in sys.modules:  # (no async client exists unless its module was imported)
+        classes.insert(0, _async_class())
+    for cls in classes:
+        client = shared.peek(cls, settings.connection, settings.chat)
         if client is not None and client.served_model:
             return client.served_model
-    with _lock:
-        clients: list[TGIClient | AsyncTGIClient] = [c for k, c in _async_clients.items() if k[0] == settings]
-        sync = _sync_clients.get(settings)
-    if sync is not None:
-        clients.insert(0, sync)
-    return next((name for name in map(served_model, clients) if name), None)
+    return None
 
 
 def close_sync_client(settings: ClientSettings) -> None:
     """Close and forget the shared sync client for ``settings``; the next call anywhere opens a new one."""
-    with _lock:
-        client = _sync_clients.pop(settings, None)
-    if client is not None:
-        client.close()
+    shared.close(_sync_class(), settings.connection, settings.chat)
 
 
 async def aclose_async_client(settings: ClientSettings) -> None:
-    """Close and forget the calling thread's shared async client for ``settings`` (its aiohttp session)."""
-    with _lock:
-        client = _async_clients.pop((settings, threading.get_ident()), None)
-    if client is not None:
-        await client.aclose()
+    """Close the calling event loop's connections of the shared async client for ``settings``."""
+    if "hf_endpoint._async_client" in sys.modules:
+        await shared.aclose(_async_class(), settings.connection, settings.chat)
 
 
 async def aclose_all() -> None:
-    """Close every pooled client: the sync ones and the calling thread's async ones (for test suites and shutdown
-    hooks; instances reconnect if used again)."""
-    me = threading.get_ident()
-    with _lock:
-        sync = list(_sync_clients.values())
-        _sync_clients.clear()
-        mine = [key for key in _async_clients if key[1] == me]
-        async_clients = [_async_clients.pop(key) for key in mine]
-    for client in sync:
-        client.close()
-    for aclient in async_clients:
-        await aclient.aclose()
+    """Close every shared client (for test suites and shutdown hooks; models reconnect if used again)."""
+    await shared.aclose_all()

@@ -34,8 +34,11 @@ from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_TEMPERATU
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 
 from hf_endpoint import HFEndpointError, Secret, resolve_token
+from hf_endpoint._options import ChatOptions, ConnectionOptions
+from hf_endpoint._pool import shared
 
 from ._arguments import constructor_arguments
+from ._clients import client_options, pooled
 from ._completion import acompletion_stream, completion_stream, generate_params, generate_response
 from ._messages import to_tgi_messages
 from ._metadata import in_event_loop, llm_metadata
@@ -126,9 +129,9 @@ class HFEndpoint(ToolCallingLLM):
     )
 
     _api_key: Secret | None = PrivateAttr(default=None)
-    _client: TGIClient = PrivateAttr()
+    _client_: TGIClient | None = PrivateAttr(default=None)
     _aclient_: AsyncTGIClient | None = PrivateAttr(default=None)
-    _options: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _options: tuple[ConnectionOptions, ChatOptions] = PrivateAttr()
     _info: Info | None = PrivateAttr(default=None)
     _info_known: bool = PrivateAttr(default=False)
     _payload_memo: tuple[tuple[Any, ...], dict[str, Any]] | None = PrivateAttr(default=None)
@@ -145,33 +148,18 @@ class HFEndpoint(ToolCallingLLM):
         base_url = args["base_url"]
         # (a dict, because mypy sees pydantic's synthesized __init__ of the base class, which lacks base_url)
         super().__init__(**args)
-        # Only an explicit key is held here; a token from the environment is left to the transport, which does not
-        # send it over plain HTTP to a remote host (an explicit one there needs allow_insecure_http=True).
-        self._api_key = resolve_token(api_key) if api_key else None
-        options: dict[str, Any] = {
-            "api_key": self._api_key, "timeout": self.timeout, "max_retries": self.max_retries,
-            "cold_start_timeout": self.cold_start_timeout, "headers": self.headers, "route": self.route,
-            "model": self.model, "chat_template": self.chat_template, "tokenizer_config": self.tokenizer_config,
-            "verify": self.verify, "allow_insecure_http": self.allow_insecure_http,
-        }  # fmt: skip
-        # The sync client is built now so that a bad URL or route fails here, not at the first call (it connects
-        # later). The async one takes the same options and is built at the first async call (``_aclient``), so
-        # sync-only users never import aiohttp (~100 ms); it opens its pool in whichever event loop uses it.
-        from hf_endpoint import TGIClient
+        self._api_key = resolve_token(api_key) if api_key else None  # (explicit only: handed to copies)
+        self._options = client_options(self, self._api_key)
+        self._client_ = self._client  # now: a bad URL or route fails here; it connects later
 
-        self._client = TGIClient(base_url, **options)
-        self._options = options
+    @property
+    def _client(self) -> TGIClient:
+        client: TGIClient = pooled(self.__pydantic_private__, "_client_")  # type: ignore[arg-type]
+        return client
 
     @property
     def _aclient(self) -> AsyncTGIClient:
-        # Through __pydantic_private__: pydantic's __getattr__ for a private attribute costs ~2 us, on every call.
-        private = self.__pydantic_private__
-        assert private is not None
-        client: AsyncTGIClient | None = private["_aclient_"]
-        if client is None:
-            from hf_endpoint import AsyncTGIClient
-
-            client = private["_aclient_"] = AsyncTGIClient(self.base_url, **self._options)
+        client: AsyncTGIClient = pooled(self.__pydantic_private__, "_aclient_")  # type: ignore[arg-type]
         return client
 
     @classmethod
@@ -179,7 +167,7 @@ class HFEndpoint(ToolCallingLLM):
         return "HFEndpoint"
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> HFEndpoint:
-        """A copy with its own connection pools; the key is handed over (``Secret`` refuses to be copied)."""
+        """A copy (with the same shared clients); the key is handed over (``Secret`` refuses to be copied)."""
         fields = {name: copy.deepcopy(getattr(self, name), memo) for name in type(self).model_fields}
         clone = type(self)(api_key=self._api_key, **fields)
         clone._info, clone._info_known = self._info, self._info_known
@@ -188,19 +176,26 @@ class HFEndpoint(ToolCallingLLM):
     # ------------------------------------------------------------------------------------------- lifetime
 
     def close(self) -> None:
-        """Release the sync connection pool (the async one needs :meth:`aclose`)."""
-        self._client.close()
+        """Close the shared sync connections to this endpoint (the async ones need :meth:`aclose`); instances with
+        the same options reconnect on their next call."""
+        from hf_endpoint import TGIClient
+
+        shared.close(TGIClient, *self._options)
+        self._client_ = None
 
     async def aclose(self) -> None:
-        """Release both connection pools."""
+        """Close the shared sync connections and this event loop's async ones."""
         task = self._info_task
         if task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._client.close()
+        self.close()
         if self._aclient_ is not None:
-            await self._aclient_.aclose()
+            from hf_endpoint import AsyncTGIClient
+
+            await shared.aclose(AsyncTGIClient, *self._options)
+            self._aclient_ = None
 
     def __enter__(self) -> HFEndpoint:
         return self

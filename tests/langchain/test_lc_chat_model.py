@@ -4,7 +4,6 @@ streaming, callbacks, async and errors."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import Any
 
 import pytest
@@ -14,8 +13,10 @@ from lc_helpers import TokenRecorder, last_body
 from pydantic import ValidationError
 
 import hf_endpoint
+from hf_endpoint import AsyncTGIClient, TGIClient
+from hf_endpoint._pool import shared
 from hf_endpoint.server import LocalServer
-from langchain_hf_endpoint import ChatHFEndpoint, _clients
+from langchain_hf_endpoint import ChatHFEndpoint
 
 pytestmark = pytest.mark.usefixtures("close_pooled_clients")
 
@@ -285,9 +286,9 @@ async def test_real_async_on_the_event_loop_thread(scripted: LocalServer) -> Non
     async for chunk in llm.astream("hi"):
         full = chunk if full is None else full + chunk
     assert full is not None and full.usage_metadata is not None
-    # The async client of this (the event loop's) thread did the work; no sync client was made for a thread pool.
-    assert (settings, threading.get_ident()) in _clients._async_clients
-    assert settings not in _clients._sync_clients
+    # The shared async client did the work; no sync client was made for a thread pool.
+    assert shared.peek(AsyncTGIClient, *settings) is not None
+    assert shared.peek(TGIClient, *settings) is None
     await llm.aclose()
 
 

@@ -140,7 +140,7 @@ def test_deepcopy(make_llm: Any, scripted: LocalServer) -> None:
     try:
         assert clone.max_tokens == 7
         assert clone.metadata.num_output == 7
-        assert clone._client is not llm._client  # its own pool
+        assert clone._client is llm._client  # the same options share one client (hf_endpoint._pool)
         clone.chat(MESSAGES)
         assert scripted.last_request()["headers"]["Authorization"] == f"Bearer {KEY}"
     finally:
