@@ -23,8 +23,10 @@ When the model stops by itself (EOS or a finished grammar), llama.cpp does not r
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import threading
+import urllib.request
 from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -32,7 +34,9 @@ from typing import Any
 import aiohttp
 import xllamacpp
 
+from ._gguf import read_metadata
 from ._model_file import model_path as default_model_path
+from ._model_template import ModelTemplate
 from ._tiny_prompting import END_OF_TURN, chat_prompt, json_schema_for_llama, regex_grammar
 from ._types import GenParams, Prompt, SimpleToken, Step, Token
 
@@ -75,6 +79,11 @@ class TinyBackend:
         params.api_keys = [self._key]
         self._server: Any = xllamacpp.Server(params)
         self._address = str(self._server.listening_address)
+        # Like TGI, the chat route uses the model's own template when its file has one (the packaged Gemma base
+        # model has none: the question/answer layout, whose answer ends at a newline).
+        self.template = self._model_template(params.model.path)
+        if self.template is not None:
+            self.end_of_turn = ()  # the template's end of turn is an EOS token, which llama.cpp stops on
         # One worker: llama.cpp generations are serialized, never interleaved.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tiny-llama")
         self._session: aiohttp.ClientSession | None = None
@@ -178,7 +187,21 @@ class TinyBackend:
         return []
 
     def chat_prompt(self, messages: list[dict[str, Any]], tools_text: str | None) -> str:
+        if self.template is not None:
+            return self.template.render(messages, tools_text)
         return chat_prompt(messages, tools_text)
+
+    def _model_template(self, path: str) -> ModelTemplate | None:
+        source = read_metadata(path, {"tokenizer.chat_template"}).get("tokenizer.chat_template")
+        if not isinstance(source, str) or not source.strip():
+            return None
+        # The BOS and EOS texts the template writes, as llama.cpp's tokenizer spells them.
+        request = urllib.request.Request(f"{self._address}/props", headers={"Authorization": f"Bearer {self._key}"})
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
+        with opener.open(request, timeout=30) as response:
+            props = json.loads(response.read())
+        return ModelTemplate(source, bos_token=str(props.get("bos_token") or ""),
+                             eos_token=str(props.get("eos_token") or ""))  # fmt: skip
 
     async def close(self) -> None:
         if self._session is not None:

@@ -5,11 +5,17 @@ from __future__ import annotations
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import jsonschema
 import pytest
 import requests
 
+from hf_endpoint.server import LocalServer
+from hf_endpoint.server._gguf import read_metadata
+from hf_endpoint.server._model_file import model_path
+
+from ._gguf_writer import with_string_metadata
 from ._helpers import sse_json, validate
 
 pytestmark = pytest.mark.tiny
@@ -225,3 +231,37 @@ def test_parallel_short_sampled_requests_all_complete(tiny_url: str) -> None:
     failures = [r for r in results if r[0] != 200]
     assert not failures, failures[:3]
     assert all(tokens in (1, 2, 3) for _, tokens in results)
+
+
+# A ChatML template, as SmolLM2-Instruct's GGUF carries it, with the BOS a template writes itself.
+CHATML = (
+    "{{ bos_token }}{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + "
+    "'<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def test_the_packaged_model_has_no_template_so_the_chat_route_uses_the_qa_layout(tiny_url: str) -> None:
+    assert "tokenizer.chat_template" not in read_metadata(model_path(), {"tokenizer.chat_template"})
+    body = post(tiny_url, "/chat_tokenize", {"messages": [{"role": "user", "content": "hi"}]}).json()
+    assert body["templated_text"] == "<bos>Question: hi\nAnswer:"
+
+
+def test_generate_adds_the_bos_token_once(tiny_url: str) -> None:
+    """As TGI's /generate: the tokenizer's special tokens are added to the inputs (so a prompt must not bring its
+    own: the client's templates write none there)."""
+    ids = [t["id"] for t in post(tiny_url, "/tokenize", {"inputs": "Question: hi\nAnswer:"}).json()]
+    assert ids[0] == 2 and ids.count(2) == 1
+
+
+def test_chat_route_uses_the_models_own_template(tmp_path: Path) -> None:
+    """With --model-path, a GGUF that carries tokenizer.chat_template is formatted with it, as TGI formats with
+    the model's template (the question/answer layout suits only the packaged base model)."""
+    path = with_string_metadata(model_path(), tmp_path / "chatml.gguf", {"tokenizer.chat_template": CHATML})
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
+    with LocalServer("tiny", model_path=str(path)) as server:
+        body = post(server.url, "/chat_tokenize", {"messages": messages}).json()
+        expected = "<bos><|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+        assert body["templated_text"] == expected
+        assert [t["id"] for t in body["tokenize_response"]].count(2) == 1  # the template's BOS, not a second one
+        answer = post(server.url, "/v1/chat/completions", {"messages": messages, "max_tokens": 4})
+        assert answer.status_code == 200 and answer.json()["usage"]["completion_tokens"] >= 1
