@@ -104,13 +104,15 @@ def generation_headers(
     prompt_tokens: int,
     generated_tokens: int,
     validated: float | None = None,
+    queue: float = 0.0,
 ) -> dict[str, str]:
     """The ``x-*`` timing and token headers TGI adds to non-stream generation responses (times in ms, but
-    ``x-compute-time`` in s). ``validated``: when validation ended; the rest is inference (no batching queue)."""
+    ``x-compute-time`` in s). ``validated``: when validation ended; ``queue``: seconds waited for the model after
+    that; the rest is inference."""
     now = time.perf_counter()
     total = now - started
     validation = (validated - started) if validated is not None else 0.0
-    inference = total - validation
+    inference = max(total - validation - queue, 0.0)
     per_token = inference * 1000 / max(generated_tokens, 1)
     return {
         "x-compute-type": config.compute_type,
@@ -118,7 +120,7 @@ def generation_headers(
         "x-compute-characters": str(characters),
         "x-total-time": str(int(total * 1000)),
         "x-validation-time": str(int(validation * 1000)),
-        "x-queue-time": "0",
+        "x-queue-time": str(int(queue * 1000)),
         "x-inference-time": str(int(inference * 1000)),
         "x-time-per-token": str(int(per_token)),
         "x-prompt-tokens": str(prompt_tokens),

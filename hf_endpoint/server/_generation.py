@@ -73,6 +73,7 @@ async def run(
                 finish_reason=finish,
                 seed=params.seed if params.do_sample else None,
                 prefill=[],
+                queue_time=steps[0].queued,
             )
             yield step, generation
             return

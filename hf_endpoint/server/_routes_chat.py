@@ -120,6 +120,7 @@ async def _chat_json(request: web.Request, plan: ChatPlan, started: float, valid
         prompt_tokens=prompt_tokens,
         generated_tokens=len(gen.tokens),
         validated=validated,
+        queue=gen.queue_time,
     )
     headers.update(image_report(request, plan.prompt))
     return json_response(body, headers=headers)

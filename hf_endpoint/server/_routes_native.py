@@ -68,6 +68,7 @@ async def _generate_json(
         prompt_tokens=prompt.input_length,
         generated_tokens=len(best.tokens),
         validated=validated,
+        queue=best.queue_time,
     )
     headers.update(image_report(request, prompt))
     return json_response([body] if compat else body, headers=headers)

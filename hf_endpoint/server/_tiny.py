@@ -26,6 +26,7 @@ import asyncio
 import json
 import secrets
 import threading
+import time
 import urllib.request
 from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
@@ -136,12 +137,16 @@ class TinyBackend:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         cancelled = threading.Event()
+        # One generation at a time: the wait for the worker is this request's queue time (x-queue-time).
+        submitted = time.perf_counter()
+        began: list[float] = []
 
         def on_chunk(chunk: Any) -> bool:
             loop.call_soon_threadsafe(queue.put_nowait, chunk)
             return cancelled.is_set()
 
         def work() -> None:
+            began.append(time.perf_counter())
             try:
                 result = self._server.handle_completions(request, on_chunk)
                 if isinstance(result, dict) and "error" in result:
@@ -167,6 +172,8 @@ class TinyBackend:
                 entries = sum(1 for s in steps if not s.token.special)
                 if isinstance(produced, int) and entries == 1 and produced - counted > 1:
                     steps[:0] = await self._leading_tokens(steps[0].token, produced - counted)
+                if steps and counted == 0 and began:
+                    steps[0].queued = began[0] - submitted
                 for step in steps:
                     counted += not step.token.special
                     yield step

@@ -110,6 +110,8 @@ class Step:
 
     token: Token
     top_tokens: list[Token] = field(default_factory=list)
+    #: On a sequence's first step: seconds the request waited for the model (TGI's x-queue-time).
+    queued: float = 0.0
 
 
 @dataclass(slots=True)
@@ -122,6 +124,8 @@ class Generation:
     finish_reason: FinishReason
     seed: int | None
     prefill: list[dict[str, Any]]
+    #: Seconds the request waited for the model before generating (its first step's ``queued``).
+    queue_time: float = 0.0
 
     def mean_logprob(self) -> float:
         values = [t.logprob for t in self.tokens if t.logprob is not None]

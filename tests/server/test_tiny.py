@@ -265,3 +265,21 @@ def test_chat_route_uses_the_models_own_template(tmp_path: Path) -> None:
         assert [t["id"] for t in body["tokenize_response"]].count(2) == 1  # the template's BOS, not a second one
         answer = post(server.url, "/v1/chat/completions", {"messages": messages, "max_tokens": 4})
         assert answer.status_code == 200 and answer.json()["usage"]["completion_tokens"] >= 1
+
+
+def test_timing_headers_show_the_queue(tiny_url: str) -> None:
+    """The model serves one sequence at a time: requests sent together wait, and x-queue-time says for how long
+    (it was always 0), x-inference-time is the rest."""
+
+    def one(i: int) -> dict[str, int]:
+        r = post(tiny_url, "/generate", {"inputs": f"Count: {i}, {i + 1},", "parameters": {"max_new_tokens": 8}})
+        assert r.status_code == 200, r.text
+        names = ("x-queue-time", "x-inference-time", "x-validation-time", "x-total-time", "x-generated-tokens")
+        return {name: int(r.headers[name]) for name in names}
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        headers = list(pool.map(one, range(4)))
+    assert max(h["x-queue-time"] for h in headers) > 0  # at least the last one waited for three others
+    for h in headers:
+        parts = h["x-queue-time"] + h["x-inference-time"] + h["x-validation-time"]
+        assert h["x-total-time"] - 3 <= parts <= h["x-total-time"]  # (each rounded down to whole ms)
