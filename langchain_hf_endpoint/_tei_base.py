@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from hf_endpoint import Secret, rename_arguments, resolve_token
+from hf_endpoint._options import ConnectionOptions, TEIOptions
 
-from ._tei_clients import TEISettings, get_async_client, get_sync_client
+from ._tei_clients import TEISettings, aclose_async_client, close_sync_client, get_async_client, get_sync_client
 
 if TYPE_CHECKING:
     from hf_endpoint import AsyncTEIClient, TEIClient
@@ -109,18 +110,24 @@ class TEIConnection(BaseModel):
         return state
 
     def _settings(self) -> TEISettings:
+        # Built at each call (embeddings are called per batch, not per token): a frozen options object and a
+        # dictionary lookup in the shared pool.
         key = self.api_key.get_secret_value() if self.api_key is not None else ""
-        return TEISettings(
-            base_url=self.base_url,
-            api_key=Secret(key) if key else None,
+        token = Secret(key) if key else None
+        if token is not None and self._token_from_env:
+            found = resolve_token(None)  # the same token, with where it was found (for a 401's message)
+            token = found if found == token else token
+        connection = ConnectionOptions(
+            self.base_url,
+            api_key=token,
+            token_from_env=self._token_from_env,
             timeout=self.timeout or 300.0,
             max_retries=self.max_retries,
             cold_start_timeout=self.cold_start_timeout,
             verify=self.verify,
             allow_insecure_http=self.allow_insecure_http,
-            route=self.route,
-            token_from_env=self._token_from_env,
         )
+        return TEISettings(connection, TEIOptions(route=self.route))
 
     @property
     def client(self) -> TEIClient:
@@ -131,3 +138,12 @@ class TEIConnection(BaseModel):
     def async_client(self) -> AsyncTEIClient:
         """The (shared, lazily created) asynchronous TEI client of the calling thread."""
         return get_async_client(self._settings())
+
+    def close(self) -> None:
+        """Close the pooled connections to this endpoint (shared with every object with the same settings, which
+        simply reconnect on their next call)."""
+        close_sync_client(self._settings())
+
+    async def aclose(self) -> None:
+        """Close this event loop's pooled async connections to this endpoint (see :meth:`close`)."""
+        await aclose_async_client(self._settings())

@@ -1,10 +1,10 @@
 """What ``HFEndpointEmbedding`` and ``HFEndpointRerank`` share: the connection fields, the check of constructor
 arguments, and their TEI clients.
 
-Each object owns its clients, as ``HFEndpoint`` does: the sync one is made with the object (so that a bad URL fails
-there; it connects at the first call), the async one at the first async call (sync-only users never import aiohttp).
-The key is held privately, never as a field: it stays out of ``repr``, ``to_dict``/``to_json`` and callback
-payloads.
+The clients come from the transport's shared pool (``hf_endpoint._pool``, whose docstring says why), by the
+object's options, as for ``HFEndpoint``; the async one is taken at the first async call (sync-only users never
+import aiohttp). The key is held privately, never as a field: it stays out of ``repr``, ``to_dict``/``to_json`` and
+callback payloads.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr
 
 from hf_endpoint import InvalidRequestError, Secret, rename_arguments, resolve_token
+from hf_endpoint._options import ConnectionOptions, TEIOptions
+from hf_endpoint._pool import shared
 
 if TYPE_CHECKING:
     from hf_endpoint import AsyncTEIClient, TEIClient
@@ -80,30 +82,47 @@ class TEIConnection(BaseModel):
     )
 
     _api_key: Secret | None = PrivateAttr(default=None)
-    _client: TEIClient = PrivateAttr()
+    _options: tuple[ConnectionOptions, TEIOptions] = PrivateAttr()
+    _client_: TEIClient | None = PrivateAttr(default=None)
     _aclient_: AsyncTEIClient | None = PrivateAttr(default=None)
 
     def _connect(self, api_key: str | Secret | None) -> None:
-        """Make the sync client (checks the URL and options now); only an explicit key is held here, a token from
-        the environment is left to the transport, which does not send it over plain HTTP to a remote host."""
-        from hf_endpoint import TEIClient
+        """The transport's options from the fields (validated now: a bad URL fails here, the connection is made at
+        the first call). Without an explicit key, the environment's token is read now and marked as such: the
+        transport does not send it over plain HTTP to a remote host (an explicit one there needs
+        ``allow_insecure_http=True``)."""
+        self._api_key = resolve_token(api_key) if api_key else None  # (explicit only: handed to copies)
+        connection = ConnectionOptions(
+            self.base_url,
+            api_key=self._api_key or resolve_token(None),
+            token_from_env=self._api_key is None,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            cold_start_timeout=self.cold_start_timeout,
+            headers=self.headers,
+            verify=self.verify,
+            allow_insecure_http=self.allow_insecure_http,
+        )
+        self._options = (connection, TEIOptions(route=self.route))
+        self._client_ = None
+        self._aclient_ = None
 
-        self._api_key = resolve_token(api_key) if api_key else None
-        self._client = TEIClient(self.base_url, **self._options())
+    @property
+    def _client(self) -> TEIClient:
+        """The shared sync client for these options (``hf_endpoint._pool``), remembered by this object."""
+        if self._client_ is None:
+            from hf_endpoint import TEIClient
 
-    def _options(self) -> dict[str, Any]:
-        return {
-            "api_key": self._api_key, "timeout": self.timeout, "max_retries": self.max_retries,
-            "cold_start_timeout": self.cold_start_timeout, "headers": self.headers, "verify": self.verify,
-            "allow_insecure_http": self.allow_insecure_http, "route": self.route,
-        }  # fmt: skip
+            self._client_ = shared.get(TEIClient, *self._options)
+        return self._client_
 
     @property
     def _aclient(self) -> AsyncTEIClient:
+        """The shared async client (made at the first async call: sync-only users never import aiohttp)."""
         if self._aclient_ is None:
             from hf_endpoint import AsyncTEIClient
 
-            self._aclient_ = AsyncTEIClient(self.base_url, **self._options())
+            self._aclient_ = shared.get(AsyncTEIClient, *self._options)
         return self._aclient_
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Any:
@@ -112,12 +131,12 @@ class TEIConnection(BaseModel):
         return type(self)(self.base_url, api_key=self._api_key, **fields)  # type: ignore[call-arg]
 
     def __getstate__(self) -> dict[Any, Any]:
-        """Pickled (multiprocessing ingestion) without the key and the connections: the copy reads the token from
-        the environment again (``HF_TOKEN``...) and opens its own pools."""
+        """Pickled (multiprocessing ingestion) without the key and the clients: the copy reads the token from the
+        environment again (``HF_TOKEN``...) and takes its clients from its own process's pool."""
         state: dict[Any, Any] = super().__getstate__()
         private = dict(state.get("__pydantic_private__") or {})
-        private.update(_api_key=None, _aclient_=None)
-        private.pop("_client", None)
+        private.update(_api_key=None, _client_=None, _aclient_=None)
+        private.pop("_options", None)
         state["__pydantic_private__"] = private
         return state
 
@@ -126,11 +145,18 @@ class TEIConnection(BaseModel):
         self._connect(None)
 
     def close(self) -> None:
-        """Release the sync connection pool (the async one needs :meth:`aclose`)."""
-        self._client.close()
+        """Close the shared sync connections to this endpoint (the async ones need :meth:`aclose`); objects with the
+        same options reconnect on their next call."""
+        from hf_endpoint import TEIClient
+
+        shared.close(TEIClient, *self._options)
+        self._client_ = None
 
     async def aclose(self) -> None:
-        """Release both connection pools."""
-        self._client.close()
+        """Close the shared sync connections and this event loop's async ones."""
+        self.close()
         if self._aclient_ is not None:
-            await self._aclient_.aclose()
+            from hf_endpoint import AsyncTEIClient
+
+            await shared.aclose(AsyncTEIClient, *self._options)
+            self._aclient_ = None

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from langchain_hf_endpoint import _clients, _tei_clients
+from langchain_hf_endpoint import _clients
 
 
 @pytest.fixture(scope="session")
@@ -17,5 +17,4 @@ async def close_pooled_clients() -> AsyncIterator[None]:
     loop, which opens a socket pair, and the unit suite must run with sockets disabled (pytest-socket).
     """
     yield
-    await _clients.aclose_all()
-    await _tei_clients.aclose_all()
+    await _clients.aclose_all()  # the shared pool: the TEI clients too

@@ -127,6 +127,17 @@ async def test_many_texts_async(tei: LocalServer) -> None:
     assert await emb.aembed_documents(texts) == [await emb.aembed_query(t) for t in texts]
 
 
+async def test_objects_with_the_same_options_share_clients_and_info() -> None:
+    with LocalServer("scripted", mode="tei") as server:  # its own: no client of the session knows it yet
+        first, second = HFEndpointEmbeddings(base_url=server.url), HFEndpointEmbeddings(base_url=server.url)
+        assert first.embed_documents(["a", "b"]) == second.embed_documents(["a", "b"])
+        assert await first.aembed_documents(["c"]) == await second.aembed_documents(["c"])
+        assert first.client is second.client and first.async_client is second.async_client
+        assert server.stats()["requests"]["/info"] == 2  # once for the sync client, once for the async one
+        await first.aclose()
+        first.close()
+
+
 def test_empty_list_sends_nothing(tei: LocalServer) -> None:
     emb = HFEndpointEmbeddings(base_url=tei.url)
     tei.reset()

@@ -138,6 +138,17 @@ def test_a_batch_larger_than_the_server_limit_is_split_by_the_transport(tei: Loc
     assert tei.stats()["requests"]["/embed"] == 3 + len(texts)
 
 
+async def test_objects_with_the_same_options_share_clients_and_info() -> None:
+    """Two embedding models and a reranker on one server: one /info request, the transport's shared clients."""
+    with LocalServer("scripted", mode="tei") as server:  # its own: no client of the session knows it yet
+        first, second = HFEndpointEmbedding(base_url=server.url), HFEndpointEmbedding(base_url=server.url)
+        assert first.get_text_embedding_batch(["a", "b"]) == second.get_text_embedding_batch(["a", "b"])
+        assert await first.aget_text_embedding_batch(["c"]) == await second.aget_text_embedding_batch(["c"])
+        assert first._client is second._client and first._aclient is second._aclient
+        assert server.stats()["requests"]["/info"] == 2  # once for the sync client, once for the async one
+        await first.aclose()
+
+
 def test_embedding_events_and_progress(tei: LocalServer, events: Events, capsys: pytest.CaptureFixture[str]) -> None:
     model = HFEndpointEmbedding(base_url=tei.url)
     model.get_text_embedding_batch(["one", "two", "three"], show_progress=True)
