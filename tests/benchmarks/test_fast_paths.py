@@ -199,3 +199,51 @@ def test_native_text_events_read_as_dicts_match_the_full_parse(events: list[dict
             if isinstance(c, dict):
                 c.pop("id"), c.pop("created")
     assert got == want
+
+
+_TGI_TOKEN = st.fixed_dictionaries(
+    {"id": st.integers(0, 9), "text": st.text(max_size=4)},
+    optional={"special": st.booleans(), "logprob": st.floats(allow_nan=False) | st.none()},
+)
+_GENERATE_BODY = st.fixed_dictionaries(
+    {"generated_text": st.sampled_from(["Hello", "Hi<|im_end|>", "", '{"function": {"name": "f", "arguments": {"a": 1}}}'])},
+    optional={
+        "details": st.none() | st.fixed_dictionaries(
+            {"finish_reason": st.sampled_from(["eos_token", "length", "stop_sequence"]),
+             "generated_tokens": st.integers(0, 50)},
+            optional={"tokens": st.none() | st.lists(_TGI_TOKEN, max_size=4), "prefill": st.none() | st.just([]),
+                      "seed": st.none() | st.integers(0, 9), "top_tokens": st.none()},
+        ),
+    },
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(_GENERATE_BODY, st.booleans(), st.sampled_from([{}, {"x-prompt-tokens": "7"}]))
+def test_generate_summary_gives_the_completion_the_full_parse_gives(
+    body: dict[str, Any], tools: bool, headers: dict[str, str]
+) -> None:
+    """Without logprobs the native route validates /generate's answer as GenerateSummary (a fast path: the token list
+    is skipped by the JSON parser); the completion is the one the full GenerateResponse gives, for any answer TGI
+    sends. (A malformed token list, which TGI does not send, is an error only for the full parse: the summary never
+    reads it.)"""
+    from hf_endpoint._native_chat import native_chat_completion
+    from hf_endpoint._plan import Response
+    from hf_endpoint._tgi import parse_generate_response
+    from hf_endpoint._types import GenerateResponse, GenerateSummary
+
+    plan = NativeChatPlan(prompt="p", parameters={}, tools_mode=tools and body["generated_text"].startswith("{"),
+                          strip=("<|im_end|>",), want_logprobs=False, model="m")  # fmt: skip
+    resp = Response(200, headers, json.dumps(body).encode(), "u")
+
+    def completion(cls: type[Any]) -> Any:
+        try:
+            out = native_chat_completion(parse_generate_response(resp, "/generate", cls), plan).model_dump()
+        except HFEndpointError as err:
+            return type(err), err.message
+        out.pop("id"), out.pop("created"), out.pop("elapsed", None)
+        for call in out["choices"][0]["message"]["tool_calls"] or ():
+            call.pop("id")  # random
+        return out
+
+    assert completion(GenerateSummary) == completion(GenerateResponse)
