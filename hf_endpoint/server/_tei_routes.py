@@ -61,8 +61,12 @@ async def _infer(request: web.Request, work: Callable[[], Any]) -> tuple[Any, fl
     started = time.perf_counter()
     try:
         result = await run_model(request.app, work)
+    except ApiError:
+        raise
     except Unsupported as exc:
         raise backend_error(str(exc)) from None
+    except Exception as exc:  # a failed forward pass: TEI's 424 Backend, not a bare 500
+        raise backend_error(f"{type(exc).__name__}: {exc}") from exc
     return result, time.perf_counter() - started
 
 

@@ -240,3 +240,34 @@ def test_lone_surrogate_escape_is_refused_like_serde(tei: LocalServer) -> None:
     paired = '{"inputs": "a\\ud83d\\ude00b"}'  # a valid pair is one character
     r = requests.post(tei.url + "/embed", data=paired, headers={"Content-Type": "application/json"}, timeout=10)
     assert r.status_code == 200
+
+
+async def test_a_failing_model_answers_teis_424_backend() -> None:
+    from aiohttp import web
+
+    from hf_endpoint.server._faults import ControlState
+    from hf_endpoint.server._tei_app import TeiConfig, build_tei_app
+    from hf_endpoint.server._tei_scripted import ScriptedTeiModel
+
+    class Broken(ScriptedTeiModel):
+        def embed(self, texts: list[str]) -> list[list[float]]:
+            raise RuntimeError("out of memory")
+
+    runner = web.AppRunner(build_tei_app(Broken(), TeiConfig(), ControlState(backend_defaults={})))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        import aiohttp
+
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"http://{host}:{port}/embed", json={"inputs": "x"}) as r,
+        ):
+            assert (r.status, await r.json()) == (
+                424,
+                {"error": "Backend error: RuntimeError: out of memory", "error_type": "Backend"},
+            )
+    finally:
+        await runner.cleanup()
