@@ -207,6 +207,10 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
                 raise PlainTextError(415, "Expected request with `Content-Type: application/json`")
             if raw is None:
                 raise PlainTextError(413, "Failed to buffer the request body: length limit exceeded")
+            if not text.strip():
+                raise PlainTextError(
+                    400, "Failed to parse the request body as JSON: EOF while parsing a value at line 1 column 0"
+                )
             try:
                 parsed = json.loads(text)
             except json.JSONDecodeError as exc:

@@ -36,6 +36,8 @@ def test_axum_rejections_are_plain_text(tei: LocalServer) -> None:
     r = requests.post(url + "/embed", data='{"inputs": ', headers={"Content-Type": "application/json"}, timeout=10)
     status, text = plain(r)
     assert status == 400 and text.startswith("Failed to parse the request body as JSON: ")
+    r = requests.post(url + "/embed", data="", headers={"Content-Type": "application/json"}, timeout=10)
+    assert plain(r) == (400, "Failed to parse the request body as JSON: EOF while parsing a value at line 1 column 0")
     assert plain(post(url, "/embed", {})) == (422, DESERIALIZE + "missing field `inputs` at line 1 column 2")
     status, text = plain(post(url, "/embed", {"inputs": 5}))
     assert (status, text.split(" at line")[0]) == (
