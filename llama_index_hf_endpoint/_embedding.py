@@ -7,15 +7,19 @@ from typing import Any, Literal
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.constants import DEFAULT_EMBED_BATCH_SIZE
 
 from hf_endpoint import Secret
+from hf_endpoint._options import TEIOptions
 
 from ._tei import TEIConnection, constructor_arguments
 
-__all__ = ["HFEndpointEmbedding", "batch_size_from", "with_instruction"]
+__all__ = ["HFEndpointEmbedding", "batching_from", "with_instruction"]
 
 #: LlamaIndex's own limit on ``embed_batch_size``.
 _MAX_BATCH = 2048
+#: Requests of one call the async transport sends at once (its default ``max_concurrency``).
+_CONCURRENCY = TEIOptions().max_concurrency
 
 
 def with_instruction(texts: Sequence[str], instruction: str | None) -> list[str]:
@@ -23,11 +27,27 @@ def with_instruction(texts: Sequence[str], instruction: str | None) -> list[str]
     return [instruction + text for text in texts] if instruction else list(texts)
 
 
-def batch_size_from(info: Any) -> int | None:
-    """The batch size LlamaIndex should use with this server: its ``max_client_batch_size`` (TEI's /info), within
-    LlamaIndex's own limit; None when the server does not say (OpenAI-compatible servers)."""
-    size = getattr(info, "max_client_batch_size", None)
-    return min(size, _MAX_BATCH) if isinstance(size, int) and size > 0 else None
+def batching_from(info: Any, batch_size: int | None, num_workers: int | None) -> tuple[int | None, int | None]:
+    """LlamaIndex's ``(embed_batch_size, num_workers)`` for this server, from its ``/info``; the values the user
+    gave are kept (None: not given; None returned: leave LlamaIndex's default).
+
+    - ``embed_batch_size``: the server's ``max_client_batch_size``, within LlamaIndex's own limit, so that one
+      LlamaIndex batch (one callback event, one progress step) is one request.
+    - ``num_workers``: how many batches LlamaIndex's async path runs at once. Left unset, it starts every batch at
+      once (``asyncio.gather``), and TEI answers 429 as soon as the inputs in flight exceed its permits
+      (``max_concurrent_requests``, one per input). So: the transport's concurrency (4), lowered to what the permits
+      hold; at least 2, since LlamaIndex bounds nothing below that, the batch being lowered to fit two instead.
+    """
+    limit = getattr(info, "max_client_batch_size", None)
+    server_batch = min(limit, _MAX_BATCH) if isinstance(limit, int) and limit > 0 else None
+    batch = batch_size if batch_size is not None else server_batch
+    permits = getattr(info, "max_concurrent_requests", None)
+    if num_workers is not None or not isinstance(permits, int) or permits < 2:
+        return batch, num_workers
+    per_batch = min(batch or DEFAULT_EMBED_BATCH_SIZE, _CONCURRENCY * (server_batch or 32))  # inputs in flight
+    if batch_size is None and permits < 2 * per_batch:
+        batch = per_batch = permits // 2
+    return batch, max(2, min(_CONCURRENCY, permits // per_batch))
 
 
 class HFEndpointEmbedding(TEIConnection, BaseEmbedding):
@@ -37,7 +57,8 @@ class HFEndpointEmbedding(TEIConnection, BaseEmbedding):
     names) or the first of ``HF_TOKEN``, ``HUGGING_FACE_HUB_TOKEN``, ``HUGGINGFACEHUB_API_TOKEN``,
     ``HUGGINGFACE_API_KEY``. ``embed_batch_size`` defaults to the server's ``max_client_batch_size`` (read from
     ``/info`` at the first batch), so that each LlamaIndex batch (one callback event, one progress step) is one
-    request; the transport splits larger ones anyway. Models that want a prefix take it as a TEI prompt name
+    request (the transport splits larger ones anyway), and ``num_workers`` to as many batches at once as the
+    server's permits hold (see :func:`batching_from`). Models that want a prefix take it as a TEI prompt name
     (``query_prompt_name`` / ``text_prompt_name``) or as literal text (``query_instruction`` / ``text_instruction``,
     e.g. ``"query: "`` / ``"passage: "`` for E5). A text longer than the model's limit raises
     ``ContextWindowExceededError`` unless ``truncate=True``. Errors are ``hf_endpoint``'s typed exceptions.
@@ -61,7 +82,8 @@ class HFEndpointEmbedding(TEIConnection, BaseEmbedding):
     query_instruction: str | None = Field(default=None, description="Literal text written before each query.")
     text_instruction: str | None = Field(default=None, description="Literal text written before each text.")
 
-    _batch_size_known: bool = PrivateAttr(default=False)
+    _batching_known: bool = PrivateAttr(default=False)
+    _given: tuple[int | None, int | None] = PrivateAttr(default=(None, None))
 
     def __init__(self, base_url: str | None = None, *, api_key: str | Secret | None = None, **kwargs: Any) -> None:
         """Unknown arguments are refused (pydantic would drop them), naming the one probably meant; the names of
@@ -70,7 +92,9 @@ class HFEndpointEmbedding(TEIConnection, BaseEmbedding):
         args, key = constructor_arguments(type(self), {"base_url": base_url, "api_key": api_key}, kwargs)
         args.setdefault("model_name", args["base_url"])
         super().__init__(**args)
-        self._batch_size_known = "embed_batch_size" in self.model_fields_set
+        given = self.model_fields_set
+        self._given = (self.embed_batch_size if "embed_batch_size" in given else None,
+                       self.num_workers if "num_workers" in given else None)  # fmt: skip
         self._connect(key)
 
     @classmethod
@@ -79,22 +103,23 @@ class HFEndpointEmbedding(TEIConnection, BaseEmbedding):
 
     # ------------------------------------------------------------------------------------------- batch size
 
-    def _learn_batch_size(self, info: Any) -> None:
-        size = batch_size_from(info)
-        if size is not None:
-            self.embed_batch_size = size
-        self._batch_size_known = True
+    def _learn_batching(self, info: Any) -> None:
+        batch, workers = batching_from(info, *self._given)
+        if batch is not None:
+            self.embed_batch_size = batch
+        self.num_workers = workers
+        self._batching_known = True
 
     def get_text_embedding_batch(self, texts: list[str], show_progress: bool = False, **kwargs: Any) -> list[Embedding]:
-        if not self._batch_size_known and texts:
-            self._learn_batch_size(self._client.info())
+        if not self._batching_known and texts:
+            self._learn_batching(self._client.info())
         return super().get_text_embedding_batch(texts, show_progress, **kwargs)
 
     async def aget_text_embedding_batch(
         self, texts: list[str], show_progress: bool = False, **kwargs: Any
     ) -> list[Embedding]:
-        if not self._batch_size_known and texts:
-            self._learn_batch_size(await self._aclient.info())
+        if not self._batching_known and texts:
+            self._learn_batching(await self._aclient.info())
         return await super().aget_text_embedding_batch(texts, show_progress, **kwargs)
 
     # ------------------------------------------------------------------------------------------- embeddings

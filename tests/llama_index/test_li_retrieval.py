@@ -30,6 +30,7 @@ from hf_endpoint import (
 )
 from hf_endpoint.server import LocalServer
 from llama_index_hf_endpoint import HFEndpoint, HFEndpointEmbedding, HFEndpointRerank
+from llama_index_hf_endpoint._embedding import batching_from
 from llama_index_hf_endpoint._rerank import ranked_nodes
 
 QUESTION = "What is the capital of France?"
@@ -147,6 +148,32 @@ async def test_objects_with_the_same_options_share_clients_and_info() -> None:
         assert first._client is second._client and first._aclient is second._aclient
         assert server.stats()["requests"]["/info"] == 2  # once for the sync client, once for the async one
         await first.aclose()
+
+
+def test_batching_from_the_servers_limits() -> None:
+    from hf_endpoint import TEIInfo
+
+    def info(batch: int, permits: int) -> TEIInfo:
+        return TEIInfo(max_client_batch_size=batch, max_concurrent_requests=permits)
+
+    assert batching_from(info(32, 512), None, None) == (32, 4)  # TEI's defaults: 4 requests of 32 at once
+    assert batching_from(info(32, 40), None, None) == (20, 2)  # two batches must fit the permits
+    assert batching_from(info(32, 512), 256, None) == (256, 4)  # 128 inputs a call in flight: 4 calls
+    assert batching_from(info(32, 200), 256, None) == (256, 2)
+    assert batching_from(info(32, 512), None, 8) == (32, 8)  # the user's choices stay
+    assert batching_from(info(4096, 100_000), None, None) == (2048, 4)  # LlamaIndex's own limit
+    assert batching_from(None, None, None) == (None, None)  # an OpenAI-compatible server: LlamaIndex's defaults
+
+
+async def test_async_batches_stay_within_the_servers_permits() -> None:
+    """LlamaIndex's async path starts every batch at once unless num_workers bounds it: 4 batches of 32 are 100
+    inputs in flight, more than a server with 40 permits takes (it answers 429 at once, raised here with no retry)."""
+    with LocalServer("embed", subprocess=True, max_concurrent_requests=40) as server:
+        model = HFEndpointEmbedding(base_url=server.url, max_retries=0)
+        texts = [f"text number {i}" for i in range(100)]
+        assert len(await model.aget_text_embedding_batch(texts)) == len(texts)
+        assert (model.embed_batch_size, model.num_workers) == (20, 2)
+        await model.aclose()
 
 
 def test_embedding_events_and_progress(tei: LocalServer, events: Events, capsys: pytest.CaptureFixture[str]) -> None:
