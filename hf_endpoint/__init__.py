@@ -1,7 +1,9 @@
-"""hf-endpoint: one fast, correct transport for Hugging Face Inference Endpoints and TGI servers.
+"""hf-endpoint: one fast, correct transport for Hugging Face Inference Endpoints, TGI and TEI servers.
 
 ``TGIClient`` / ``AsyncTGIClient`` speak both TGI routes (the Messages API and ``/generate`` with client-side
-chat templates) and return OpenAI-shaped results; ``completion()`` is the LiteLLM-style one-liner. The
+chat templates) and return OpenAI-shaped results; ``completion()`` is the LiteLLM-style one-liner.
+``TEIClient`` / ``AsyncTEIClient`` speak text-embeddings-inference (embeddings, rerankers, classifiers; or any
+OpenAI-compatible ``/v1/embeddings``), splitting any number of inputs into requests the server accepts. The
 framework adapters live in ``langchain_hf_endpoint`` and ``llama_index_hf_endpoint``; this package imports
 neither framework.
 """
