@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -26,7 +27,7 @@ from ._native_chat import parse_stream_event
 from ._params import normalize_generate_params
 from ._plan import Plan, Response, Steps, StreamConverter
 from ._protocol import Request, parse_json
-from ._timings import server_timings
+from ._timings import server_timings, stream_timings
 from ._types import GenerateResponse, GenerateSummary, Info, StreamResponse, TokenizedToken, assign
 
 __all__ = [
@@ -99,8 +100,10 @@ def generate_plan(
     def parse(resp: Response) -> GenerateResponse:
         return parse_generate_response(resp, path)
 
+    start = time.perf_counter()  # (a stream's time to first token counts from here)
+
     def converter(request_id: str | None, url: str) -> StreamConverter[StreamResponse]:
-        return _GenerateStream(request_id, url)
+        return _GenerateStream(request_id, url, start)
 
     request = Request("POST", path, body, stream=stream)
     clamp = clamp_handler(request, parse, converter, "max_new_tokens", clamp_max_tokens)
@@ -171,21 +174,27 @@ def clamp_handler(
 class _GenerateStream:
     """``/generate_stream`` events -> :class:`StreamResponse`; the stream must end with its final event."""
 
-    __slots__ = ("done", "events", "request_id", "url")
+    __slots__ = ("done", "events", "first", "request_id", "start", "url")
 
-    def __init__(self, request_id: str | None, url: str) -> None:
+    def __init__(self, request_id: str | None, url: str, start: float | None = None) -> None:
         self.request_id = request_id
         self.url = url
         self.done = False
         self.events = 0
+        self.start = time.perf_counter() if start is None else start
+        self.first: float | None = None
 
     def feed(self, data: bytes) -> list[StreamResponse]:
         if self.done:
             return []
         event = parse_stream_event(data, request_id=self.request_id, url=self.url)
         self.events += 1
+        if self.first is None:
+            self.first = time.perf_counter()
         if event.generated_text is not None:
             self.done = True
+            tokens = event.details.generated_tokens if event.details is not None else self.events
+            assign(event, timings=stream_timings(self.start, self.first, time.perf_counter(), tokens))
         return [event]
 
     def finish(self) -> list[StreamResponse]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ._types import ChatCompletionChunk, Timings, assign
 
-__all__ = ["FinalChunk", "server_timings"]
+__all__ = ["FinalChunk", "server_timings", "stream_timings"]
 
 # header -> (field, factor to seconds); TGI writes milliseconds except x-compute-time (seconds).
 _HEADERS = (
@@ -109,10 +109,14 @@ class FinalChunk:
 
     def _close(self, chunk: ChatCompletionChunk) -> ChatCompletionChunk:
         """The stream's last chunk: its client-side timings."""
-        ttft = None if self._first is None else self._first - self._start
-        rate = None
         tokens = chunk.usage.completion_tokens if chunk.usage is not None else 0
-        if self._first is not None and self._last is not None and tokens > 1 and self._last > self._first:
-            rate = (tokens - 1) / (self._last - self._first)
-        assign(chunk, timings=Timings(time_to_first_token=ttft, tokens_per_second=rate))
+        assign(chunk, timings=stream_timings(self._start, self._first, self._last, tokens))
         return chunk
+
+
+def stream_timings(start: float, first: float | None, last: float | None, tokens: int) -> Timings:
+    """Time to the first token from ``start``, and the tokens per second after it (None when unknown)."""
+    rate = None
+    if first is not None and last is not None and tokens > 1 and last > first:
+        rate = (tokens - 1) / (last - first)
+    return Timings(time_to_first_token=None if first is None else first - start, tokens_per_second=rate)

@@ -220,6 +220,8 @@ class StreamResponse(_Model):
     top_tokens: list[Token] | None = None
     generated_text: str | None = None
     details: StreamDetails | None = None
+    #: On the last event: the client-side time to first token and tokens per second.
+    timings: Timings | None = None
 
 
 class Info(_Model):

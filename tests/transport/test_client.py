@@ -138,6 +138,9 @@ def test_generate_stream_tokens_concatenate(twin: Twin) -> None:
     assert events[-1].generated_text == "".join(e.token.text for e in events if not e.token.special)
     assert events[-1].details.generated_tokens == len(events) and events[-1].details.input_length == 1
     assert all(e.generated_text is None for e in events[:-1])
+    # The last event: time to first token and tokens per second, measured by the client.
+    assert events[-1].timings.time_to_first_token > 0 and events[-1].timings.tokens_per_second > 0
+    assert all(e.timings is None for e in events[:-1])
 
 
 # -------------------------------------------------------------------------------------------------- chat route
