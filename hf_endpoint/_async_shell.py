@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import io
 import ssl
 import time
 import weakref
@@ -30,6 +31,8 @@ from ._retry import parse_retry_after
 from ._sse import SSEDecoder
 
 __all__ = ["AsyncShell"]
+
+_LARGE_BODY = 1 << 20  # aiohttp's TOO_LARGE_BYTES_BODY
 
 T = TypeVar("T")
 
@@ -251,8 +254,11 @@ class AsyncShell:
             while True:
                 retry_after = None
                 try:
+                    # aiohttp warns (ResourceWarning) about a bytes body over 1 MiB, as images make: a fresh stream
+                    # each attempt, with the same Content-Length.
+                    data = body if body is None or len(body) <= _LARGE_BODY else io.BytesIO(body)
                     r = await self._get_session().request(
-                        request.method, url, data=body, headers=headers, proxy=self._proxy
+                        request.method, url, data=data, headers=headers, proxy=self._proxy
                     )
                 except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                     err = _transport_error(exc, url, reading=False)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._auth import Secret
 from ._endpoint import EndpointState
+from ._images import PAYLOAD_LIMIT as TGI_PAYLOAD_LIMIT
 from ._options import ChatOptions, ConnectionOptions, Route
 from ._plan import Plan, Steps
 from ._templates import ChatTemplate
@@ -44,6 +45,7 @@ class TGIBase:
         chat_template: str | ChatTemplate | None = None,
         tokenizer_config: str | Path | Mapping[str, Any] | None = None,
         clamp_max_tokens: bool = True,
+        payload_limit: int = TGI_PAYLOAD_LIMIT,
         verify: bool | str = True,
         allow_insecure_http: bool = False,
         max_connections: int | None = None,
@@ -67,6 +69,7 @@ class TGIBase:
             chat_template=chat_template,
             tokenizer_config=tokenizer_config,
             clamp_max_tokens=clamp_max_tokens,
+            payload_limit=payload_limit,
         )
         self._init_tgi(options, chat)
 

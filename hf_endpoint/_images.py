@@ -176,10 +176,13 @@ def data_uri_size(url: str) -> int:
     return len(url) if url.startswith("data:") else 0
 
 
-def check_payload(total: int) -> None:
-    if total > PAYLOAD_LIMIT:
+def check_payload(total: int, limit: int = PAYLOAD_LIMIT) -> None:
+    """Refuse images whose data URIs alone exceed the server's request size limit (base64 images count toward it)."""
+    if total > limit:
+        which = "TGI's default --payload-limit" if limit == PAYLOAD_LIMIT else "the server's --payload-limit"
         raise InvalidRequestError(
-            f"the images of this request take {total:,} bytes as base64 data URIs, over {PAYLOAD_LIMIT:,} bytes, "
-            "TGI's default --payload-limit for a whole request (it would answer 413). Send smaller images (resize "
-            "them, or save as JPEG), fewer per request, or put them at an http(s) URL the server fetches itself"
+            f"the images of this request take {total:,} bytes as base64 data URIs, over {limit:,} bytes, {which} "
+            "for a whole request (it would answer 413). Send smaller images (resize them, or save as JPEG), fewer "
+            "per request, or put them at an http(s) URL the server fetches itself; if the server was started with "
+            "a larger --payload-limit, pass payload_limit= (bytes) to the client"
         )

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._auth import Secret
 from ._errors import InvalidRequestError
+from ._images import PAYLOAD_LIMIT as TGI_PAYLOAD_LIMIT
 
 if TYPE_CHECKING:
     from ._templates import ChatTemplate
@@ -194,6 +195,8 @@ class ChatOptions:
       a :class:`ChatTemplate`. ``tokenizer_config``: a ``tokenizer_config.json`` (path, folder or dict) to take
       it from. Read when the client is made (:meth:`load_template`).
     - ``clamp_max_tokens``: when ``max_tokens`` does not fit the context window, retry once with what is left.
+    - ``payload_limit``: the server's ``--payload-limit`` in bytes (TGI's default, 2,000,000; ``/info`` does not show
+      it). Images sent as data URIs that together exceed it are refused before sending, naming the fixes.
     """
 
     route: Route = "auto"
@@ -201,6 +204,7 @@ class ChatOptions:
     chat_template: str | ChatTemplate | None = None
     tokenizer_config: str | Path | Mapping[str, Any] | None = None
     clamp_max_tokens: bool = True
+    payload_limit: int = TGI_PAYLOAD_LIMIT
     _hash: int = field(default=0, init=False, repr=False, compare=False)  # (see ConnectionOptions)
 
     def __post_init__(self) -> None:
@@ -208,10 +212,13 @@ class ChatOptions:
             raise InvalidRequestError(f"route={self.route!r} is invalid: use 'auto', 'chat' or 'generate'")
         if self.model is not None and not isinstance(self.model, str):
             raise InvalidRequestError(f"model={self.model!r} is invalid: a model name or LoRA adapter id")
+        limit = self.payload_limit
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1024:
+            raise InvalidRequestError(f"payload_limit={limit!r} is invalid: the server's --payload-limit in bytes")
         config: Any = self.tokenizer_config
         if isinstance(config, Mapping):
             config = tuple(sorted((str(k), repr(v)) for k, v in config.items()))
-        key = (self.route, self.model, self.chat_template, config, self.clamp_max_tokens)
+        key = (self.route, self.model, self.chat_template, config, self.clamp_max_tokens, self.payload_limit)
         object.__setattr__(self, "_hash", hash(key))
 
     def __hash__(self) -> int:

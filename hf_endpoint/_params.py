@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._errors import InvalidRequestError
-from ._images import check_image_part, check_payload, data_uri_size, image_markdown
+from ._images import PAYLOAD_LIMIT, check_image_part, check_payload, data_uri_size, image_markdown
 
 __all__ = [
     "CHAT_PARAMS",
@@ -327,7 +327,7 @@ def normalize_tool_choice(tool_choice: Any, tools: list[dict[str, Any]] | None) 
     return {"type": "function", "function": {"name": tool_choice}}
 
 
-def normalize_messages(messages: Sequence[Any]) -> list[dict[str, Any]]:
+def normalize_messages(messages: Sequence[Any], *, payload_limit: int = PAYLOAD_LIMIT) -> list[dict[str, Any]]:
     """OpenAI-style messages, checked and fixed for TGI.
 
     ``developer`` becomes ``system``; tool-call arguments become JSON strings; an assistant turn with tool calls
@@ -389,7 +389,7 @@ def normalize_messages(messages: Sequence[Any]) -> list[dict[str, Any]]:
                 msg["name"] = message["name"]
         out.append(msg)
     if images_total:
-        check_payload(images_total)
+        check_payload(images_total, payload_limit)
     return out
 
 

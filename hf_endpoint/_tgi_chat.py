@@ -16,6 +16,7 @@ from typing import Any, Literal
 from ._chat_route import ChatStreamConverter, build_chat_body, cut_tool_call_error, parse_chat_completion
 from ._endpoint import EndpointState
 from ._errors import HFEndpointError, InvalidRequestError, NotFoundError, RequestValidationError, ResponseError
+from ._images import PAYLOAD_LIMIT as TGI_PAYLOAD_LIMIT
 from ._native_chat import NativeChatStreamConverter, build_native_chat, native_chat_completion
 from ._options import ChatOptions, Route
 from ._params import (
@@ -46,10 +47,12 @@ class ChatConfig:
     model: str | None = None
     template: ChatTemplate | None = None
     clamp_max_tokens: bool = True
+    payload_limit: int = TGI_PAYLOAD_LIMIT
 
     @classmethod
     def load(cls, options: ChatOptions) -> ChatConfig:
-        return cls(options.route, options.model, options.load_template(), options.clamp_max_tokens)
+        return cls(options.route, options.model, options.load_template(), options.clamp_max_tokens,
+                   options.payload_limit)  # fmt: skip
 
 
 def needs_info(cfg: ChatConfig, state: EndpointState, route: Route | None) -> bool:
@@ -148,7 +151,7 @@ def chat_plan(
             f"unknown chat parameter(s) {sorted(unknown)}; valid ones are {sorted(CHAT_PARAMS)}. "
             "Other server-specific fields go in extra_body={...}"
         )
-    msgs = normalize_messages(messages)
+    msgs = normalize_messages(messages, payload_limit=cfg.payload_limit)
     tool_defs = normalize_tools(tools)
     choice = normalize_tool_choice(tool_choice, tool_defs)
     grammar = normalize_response_format(response_format)

@@ -108,6 +108,9 @@ class ChatHFEndpoint(BaseChatModel):
     allow_insecure_http: bool = False
     """Send the token over plain ``http://`` to a non-loopback host (a trusted network only). Without it an explicit
     ``api_key`` for such a URL is refused, and a token from the environment is not sent."""
+    payload_limit: int = 2_000_000
+    """The server's ``--payload-limit`` in bytes (TGI's default): images sent inline that exceed it are refused
+    before sending."""
 
     _token_from_env: bool = PrivateAttr(default=False)
     # (the fields that shape a connection, the ClientSettings made of them): every call needs the settings to find
@@ -196,7 +199,8 @@ class ChatHFEndpoint(BaseChatModel):
         private = self.__pydantic_private__
         assert private is not None
         fields = (self.base_url, self.api_key, self.timeout, self.max_retries, self.cold_start_timeout, self.route,
-                  self.chat_template, self.verify, self.allow_insecure_http, private["_token_from_env"])  # fmt: skip
+                  self.chat_template, self.verify, self.allow_insecure_http, self.payload_limit,
+                  private["_token_from_env"])  # fmt: skip
         memo = private["_settings_memo"]
         if memo is not None and memo[0] == fields:
             return memo[1]  # type: ignore[no-any-return]
@@ -215,7 +219,8 @@ class ChatHFEndpoint(BaseChatModel):
             verify=self.verify,
             allow_insecure_http=self.allow_insecure_http,
         )
-        settings = ClientSettings(connection, ChatOptions(route=self.route, chat_template=self.chat_template))
+        chat = ChatOptions(route=self.route, chat_template=self.chat_template, payload_limit=self.payload_limit)
+        settings = ClientSettings(connection, chat)
         private["_settings_memo"] = (fields, settings)
         return settings
 

@@ -30,7 +30,7 @@ def client_options(fields: Any, api_key: Secret | None) -> tuple[ConnectionOptio
     )
     chat = ChatOptions(
         route=fields.route, model=fields.model, chat_template=fields.chat_template,
-        tokenizer_config=fields.tokenizer_config,
+        tokenizer_config=fields.tokenizer_config, payload_limit=fields.payload_limit,
     )  # fmt: skip
     return connection, chat
 

@@ -127,6 +127,10 @@ class HFEndpoint(ToolCallingLLM):
     allow_insecure_http: bool = Field(
         default=False, description="Send the token over plain http:// to a non-loopback host (a trusted network)."
     )
+    payload_limit: int = Field(
+        default=2_000_000, description="The server's --payload-limit in bytes (TGI's default): inline images over it "
+        "are refused before sending.",
+    )
 
     _api_key: Secret | None = PrivateAttr(default=None)
     _client_: TGIClient | None = PrivateAttr(default=None)

@@ -149,3 +149,12 @@ def test_reasoning_blocks_are_not_replayed(scripted: LocalServer, route: str) ->
     body = scripted.last_request()
     assert body is not None and "a greeting" not in body["body"] and "Hi!" in body["body"]
     assert pieces(body)[-2] == f"<image {digest(RED)}>"
+
+
+def test_payload_limit_reaches_the_transport(scripted: LocalServer) -> None:
+    big = HumanMessage([{"type": "image", "base64": base64.b64encode(RED + bytes(1_600_000)).decode(),
+                         "mime_type": "image/png"}])  # fmt: skip
+    with pytest.raises(InvalidRequestError, match="TGI's default --payload-limit"):
+        ChatHFEndpoint(base_url=scripted.url).invoke([big])
+    with pytest.raises(InvalidRequestError, match="over 3,000,000 bytes, the server's --payload-limit"):
+        ChatHFEndpoint(base_url=scripted.url, payload_limit=3_000_000).invoke([big, big])

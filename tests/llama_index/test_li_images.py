@@ -91,3 +91,13 @@ async def test_a_tools_image_output_reaches_the_server(
     got = pieces(scripted.last_request())
     image = got.index(f"<image {digest(RED)}>")
     assert got[image - 1].endswith("the picture: ")
+
+
+def test_payload_limit_reaches_the_transport(make_llm: Any, scripted: LocalServer) -> None:
+    from hf_endpoint import InvalidRequestError
+
+    big = [ChatMessage(role="user", blocks=[ImageBlock(image=RED + bytes(1_600_000))])]
+    with pytest.raises(InvalidRequestError, match="TGI's default --payload-limit"):
+        make_llm(scripted.url).chat(big)
+    with pytest.raises(InvalidRequestError, match="over 3,000,000 bytes, the server's --payload-limit"):
+        make_llm(scripted.url, payload_limit=3_000_000).chat(big + big)

@@ -242,3 +242,43 @@ def test_the_inline_form_is_lossless(parts: list[Any]) -> None:
         elif p:
             expected.append(p)
     assert [c.data if isinstance(c, Image) else c for c in chunks if c != ""] == (expected or [])
+
+
+# --------------------------------------------------------------------------------------- payload_limit
+
+
+def test_payload_limit_follows_the_servers(srv: LocalServer, kind: str) -> None:
+    from hf_endpoint import BadRequestError
+
+    big = [*user("x", part(RED + bytes(1_600_000)))]  # 2.1 MB as a data URI
+    default = Twin(kind, srv.url, max_retries=0)
+    raised = Twin(kind, srv.url, max_retries=0, payload_limit=4_000_000)
+    try:
+        with pytest.raises(InvalidRequestError, match="over 2,000,000 bytes, TGI's default --payload-limit"):
+            default.chat(big, route="chat")
+        assert set(srv.stats()["requests"]) <= {"/info"}
+        # A client told the server takes more sends it; this server has TGI's default limit, so axum's 413 answers.
+        with pytest.raises(BadRequestError) as caught:
+            raised.chat(big, route="chat")
+        assert caught.value.status_code == 413
+        with pytest.raises(InvalidRequestError, match="over 4,000,000 bytes, the server's --payload-limit"):
+            raised.chat(big + big, route="chat")
+    finally:
+        default.close()
+        raised.close()
+
+
+@pytest.mark.parametrize("bad", [0, 100, "big", True])
+def test_a_bad_payload_limit_is_refused(bad: Any) -> None:
+    from hf_endpoint import TGIClient
+
+    with pytest.raises(InvalidRequestError, match="payload_limit="):
+        TGIClient("http://127.0.0.1:9", payload_limit=bad)
+
+
+@pytest.mark.parametrize("call", ["chat", "chat_stream"])
+def test_a_large_image_arrives_intact(client: Twin, srv: LocalServer, call: str) -> None:
+    # Over 1 MiB: aiohttp warns about a bytes body that large, so the async shell streams it from memory.
+    large = RED + bytes(1_200_000)
+    assert getattr(client, call)(user("big: ", part(large)), route="chat", max_tokens=2)
+    assert pieces(srv.last_request())[1] == f"<image {digest(large)}>"
