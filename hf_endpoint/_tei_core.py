@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from ._batching import json_size, plan_batches, plan_texts, reassemble, token_estimate
-from ._errors import HFEndpointError, InvalidRequestError, NotFoundError
+from ._errors import HFEndpointError, InvalidRequestError, NotFoundError, ResponseError
 from ._options import TEIOptions
 from ._plan import Plan, Response
 from ._protocol import ErrorMap, Request, parse_json
@@ -59,6 +59,9 @@ R = TypeVar("R")
 
 #: Inputs a request when the server does not say (TEI's own ``--max-client-batch-size`` default).
 DEFAULT_BATCH_SIZE = 32
+
+#: The first TEI version that reads each optional field (PROTOCOL.md §8); an older one ignores it silently.
+_SINCE = {"dimensions": (1, 8, 0), "prompt_name": (1, 3, 0), "truncation_direction": (1, 3, 0)}
 
 
 @dataclass(slots=True)
@@ -138,14 +141,15 @@ class TEIPlanner:
         dimensions: int | None,
     ) -> Batch[list[float], list[list[float]]]:
         items = check_texts(texts)
+        self._supported(truncation_direction=truncation_direction, prompt_name=prompt_name, dimensions=dimensions)
         if self.route == "openai":
             self._openai_refuses(normalize=normalize, truncate=truncate, truncation_direction=truncation_direction,
                                  prompt_name=prompt_name)  # fmt: skip
             base = openai_embeddings_body(model=self.options.model, dimensions=dimensions)
-            return self._split("/v1/embeddings", base, "input", items, None, _openai_parser)
+            return self._split("/v1/embeddings", base, "input", items, None, _sized(_openai_parser, dimensions))
         base = embed_body(normalize=normalize, truncate=truncate, truncation_direction=truncation_direction,
                           prompt_name=prompt_name, dimensions=dimensions)  # fmt: skip
-        return self._split("/embed", base, "inputs", items, truncate, _parser(parse_embeddings))
+        return self._split("/embed", base, "inputs", items, truncate, _sized(_parser(parse_embeddings), dimensions))
 
     def embed_sparse(
         self, texts: str | Sequence[str], *, truncate: bool | None, truncation_direction: str | None,
@@ -153,6 +157,7 @@ class TEIPlanner:
     ) -> Batch[list[SparseValue], list[list[SparseValue]]]:  # fmt: skip
         items = check_texts(texts)
         self._tei_only("embed_sparse")
+        self._supported(truncation_direction=truncation_direction, prompt_name=prompt_name)
         base = embed_body(normalize=None, truncate=truncate, truncation_direction=truncation_direction,
                           prompt_name=prompt_name, dimensions=None, sparse=True)  # fmt: skip
         return self._split("/embed_sparse", base, "inputs", items, truncate, _parser(parse_sparse))
@@ -167,6 +172,7 @@ class TEIPlanner:
         base = rerank_body(query, truncate=truncate, raw_scores=raw_scores, return_text=return_text,
                            truncation_direction=truncation_direction)  # fmt: skip
         self._tei_only("rerank")
+        self._supported(truncation_direction=truncation_direction)
         extra = token_estimate(json_size(query), None)
         batch: Batch[Rank, list[Rank]] = self._split(
             "/rerank", base, "texts", items, truncate, _rank_parser, extra_tokens=extra,
@@ -180,6 +186,7 @@ class TEIPlanner:
     ) -> Batch[list[Prediction], list[list[Prediction]]]:  # fmt: skip
         items = check_pairs(inputs)
         self._tei_only("predict")
+        self._supported(truncation_direction=truncation_direction)
         base = predict_body(truncate=truncate, raw_scores=raw_scores, truncation_direction=truncation_direction)
         return self._split("/predict", base, "inputs", items, truncate, _parser(parse_predictions))
 
@@ -191,6 +198,7 @@ class TEIPlanner:
             raise InvalidRequestError("source_sentence must be a non-empty string")
         items = check_texts(sentences, "sentences")
         self._tei_only("similarity")
+        self._supported(truncation_direction=truncation_direction, prompt_name=prompt_name)
         base = similarity_body(truncate=truncate, truncation_direction=truncation_direction, prompt_name=prompt_name)
 
         def put(body: dict[str, Any], part: list[Any]) -> dict[str, Any]:
@@ -205,6 +213,7 @@ class TEIPlanner:
     ) -> Batch[list[TEIToken], list[list[TEIToken]]]:
         items = check_texts(texts)
         self._tei_only("tokenize")
+        self._supported(prompt_name=prompt_name)
         base = tokenize_body(add_special_tokens=add_special_tokens, prompt_name=prompt_name)
         return self._split("/tokenize", base, "inputs", items, None, _parser(parse_tokens))
 
@@ -258,6 +267,19 @@ class TEIPlanner:
 
         return read
 
+    def _supported(self, **given: Any) -> None:
+        """Refuse a field the server's TEI version predates: TEI ignores unknown fields, so an older server would
+        answer as if it had not been asked (full-size vectors for ``dimensions``, no prompt for ``prompt_name``)."""
+        version = self.info.version_tuple if self.info is not None else ()
+        for name, value in given.items():
+            since = _SINCE[name]
+            if value is not None and version and version < since:
+                raise InvalidRequestError(
+                    f"{name}= needs TEI {'.'.join(map(str, since))} or later, and this server is TEI "
+                    f"{self.info.version if self.info else ''}: it would ignore the field and answer as if it had not "
+                    "been asked. Leave it out, or upgrade the server"
+                )
+
     def _tei_only(self, call: str) -> None:
         if self.route == "openai":
             raise InvalidRequestError(
@@ -282,6 +304,28 @@ def _pair_size(item: list[str]) -> int:
 def _parser(parse: Callable[[bytes, str | None], list[T]]) -> Callable[[Response, range], list[T]]:
     def run(resp: Response, chunk: range) -> list[T]:
         return parse(resp.body, resp.url)
+
+    return run
+
+
+def _sized(
+    parse: Callable[[Response, range], list[list[float]]], dimensions: int | None
+) -> Callable[[Response, range], list[list[float]]]:
+    """``parse``, checking that every vector has ``dimensions`` values when they were asked for (a server that does
+    not know the field returns full-size vectors)."""
+    if dimensions is None:
+        return parse
+
+    def run(resp: Response, chunk: range) -> list[list[float]]:
+        vectors = parse(resp, chunk)
+        wrong = next((len(v) for v in vectors if len(v) != dimensions), None)
+        if wrong is not None:
+            raise ResponseError(
+                f"dimensions={dimensions} was asked, but the server returned {wrong}-value vectors: it ignores the "
+                "field (TEI before 1.8.0, or a server without Matryoshka support)",
+                url=resp.url, request_id=resp.request_id,
+            )  # fmt: skip
+        return vectors
 
     return run
 

@@ -167,3 +167,26 @@ def test_defaults_when_the_server_says_nothing() -> None:
 def test_reassemble_refuses_a_short_answer() -> None:
     with pytest.raises(ResponseError, match=r"returned 1 results for inputs 2\.\.3"):
         reassemble([range(0, 2), range(2, 4)], [[1, 2], [3]], "/embed")
+
+
+def test_fields_an_older_tei_would_ignore_are_refused_or_caught() -> None:
+    from hf_endpoint._plan import Response
+
+    old = TEIPlanner(TEIOptions())
+    old.set_info(TEIInfo.model_validate({"model_type": {"embedding": {}}, "version": "1.7.4"}))
+    args: dict[str, Any] = {"normalize": None, "truncate": None, "truncation_direction": None, "prompt_name": None}
+    with pytest.raises(InvalidRequestError, match=r"dimensions= needs TEI 1\.8\.0 or later, and this server is TEI 1\.7\.4"):
+        old.embed(["a"], dimensions=64, **args)
+    older = TEIPlanner(TEIOptions())
+    older.set_info(TEIInfo.model_validate({"model_type": {"embedding": {}}, "version": "1.2.1"}))
+    with pytest.raises(InvalidRequestError, match=r"prompt_name= needs TEI 1\.3\.0"):
+        older.embed(["a"], dimensions=None, **{**args, "prompt_name": "query"})
+    # Version unknown (or a server that says it is newer but still ignores the field): the answer is checked.
+    unknown = TEIPlanner(TEIOptions())
+    unknown.set_info(TEIInfo.model_validate({"model_type": {"embedding": {}}}))
+    plan = unknown.embed(["a", "b"], dimensions=64, **args).plans[0]
+    assert plan.parse is not None
+    full = Response(200, {}, json.dumps([[0.1] * 384, [0.2] * 384]).encode(), "http://x/embed")
+    with pytest.raises(ResponseError, match="dimensions=64 was asked, but the server returned 384-value vectors"):
+        plan.parse(full)
+    assert plan.parse(Response(200, {}, json.dumps([[0.1] * 64, [0.2] * 64]).encode(), "http://x/embed"))[1][0] == 0.2
