@@ -190,3 +190,19 @@ def test_fields_an_older_tei_would_ignore_are_refused_or_caught() -> None:
     with pytest.raises(ResponseError, match="dimensions=64 was asked, but the server returned 384-value vectors"):
         plan.parse(full)
     assert plan.parse(Response(200, {}, json.dumps([[0.1] * 64, [0.2] * 64]).encode(), "http://x/embed"))[1][0] == 0.2
+
+
+def test_auto_route_follows_what_info_said() -> None:
+    from hf_endpoint import AuthenticationError, NotFoundError
+
+    auto = TEIPlanner(TEIOptions())
+    assert not auto.info_known and TEIPlanner.info_missing(NotFoundError("no route", status_code=404))
+    assert not TEIPlanner.info_missing(AuthenticationError("", status_code=401))  # TEI guards /info: a real error
+    auto.set_info(None)  # /info missing (404) or not TEI's: an OpenAI-compatible embedding server
+    plan = auto.embed(["a"], normalize=None, truncate=None, truncation_direction=None, prompt_name=None,
+                      dimensions=None)  # fmt: skip
+    assert auto.route == "openai" and plan.plans[0].request.path == "/v1/embeddings"
+    assert sent(plan.plans[0]) == {"input": ["a"]}
+    fixed = TEIPlanner(TEIOptions(route="tei"))
+    fixed.set_info(None)
+    assert fixed.route == "tei"  # an explicit route stays
