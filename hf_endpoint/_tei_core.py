@@ -116,8 +116,12 @@ class TEIPlanner:
             logger.info("hf_endpoint: embeddings use route %r: %s", self.route, why)
 
     def batch_size(self, reserve: int = 0) -> int:
-        server = self.info.max_client_batch_size if self.info is not None else None
-        chosen = [n for n in (self.options.max_batch_size, server) if n]
+        """Inputs a request: ``max_batch_size``, the server's ``max_client_batch_size``, and its permits (TEI takes
+        one per input, and refuses a request that needs more than it has), whichever is lowest; ``reserve`` of them
+        for inputs the call adds (``/similarity``'s source sentence)."""
+        info = self.info
+        server = (info.max_client_batch_size, info.max_concurrent_requests) if info is not None else ()
+        chosen = [n for n in (self.options.max_batch_size, *server) if n]
         return max(1, (min(chosen) if chosen else DEFAULT_BATCH_SIZE) - reserve)
 
     def concurrency(self, chunk: int) -> int:

@@ -194,3 +194,12 @@ def test_async_requests_in_flight_stay_within_the_servers_permits() -> None:
     with server, TeiTwin("async", server.url, max_concurrency=4, max_retries=0) as twin:
         out = twin.embed([f"text number {i}" for i in range(16)])
         assert len(out) == 16 and out[13] == twin.embed("text number 13")[0]
+
+
+def test_requests_never_need_more_permits_than_the_server_has(kind: str) -> None:
+    # TEI takes one permit per input and answers 429 at once, to every retry, when a request needs more than it has.
+    with LocalServer("scripted", mode="tei", max_concurrent_requests=8) as server:
+        with TeiTwin(kind, server.url, max_retries=0) as twin:
+            assert len(twin.embed([f"t{i}" for i in range(20)])) == 20
+            assert len(twin.similarity("s", [f"t{i}" for i in range(20)])) == 20
+        assert server.stats()["requests"]["/embed"] == 3 and server.stats()["requests"]["/similarity"] == 3
