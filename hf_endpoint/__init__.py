@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._client import TGIClient
     from ._completion import acompletion, completion
     from ._errors import (
+        AllEndpointsFailedError,
         APIConnectionError,
         APIStatusError,
         APITimeoutError,
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
         ServerError,
     )
     from ._images import image_data_uri
-    from ._options import Route
+    from ._options import EndpointSpec, Route
     from ._tei_async_client import AsyncTEIClient
     from ._tei_client import TEIClient
     from ._tei_types import Prediction, Rank, SparseValue, TEIInfo, TEIToken
@@ -89,6 +90,8 @@ _LAZY: dict[str, str] = {
     "acompletion": "._completion",
     "completion": "._completion",
     "Route": "._options",
+    "EndpointSpec": "._options",
+    "AllEndpointsFailedError": "._errors",
     "APIConnectionError": "._errors",
     "APIStatusError": "._errors",
     "APITimeoutError": "._errors",
@@ -166,6 +169,7 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AllEndpointsFailedError",
     "AsyncTEIClient",
     "AsyncTGIClient",
     "AuthenticationError",
@@ -185,6 +189,7 @@ __all__ = [
     "ContextWindowExceededError",
     "Details",
     "EndpointPausedError",
+    "EndpointSpec",
     "EndpointUnavailableError",
     "FunctionCall",
     "GenerateResponse",

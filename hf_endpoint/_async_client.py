@@ -17,6 +17,8 @@ __all__ = ["AsyncTGIClient"]
 class AsyncTGIClient(TGIBase, AsyncShell):
     """The asynchronous twin of :class:`~hf_endpoint.TGIClient`: same constructor, same method names."""
 
+    _multi_class = "._async_multi:AsyncMultiTGIClient"
+
     async def __aenter__(self) -> AsyncTGIClient:
         return self
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._auth import Secret
 from ._endpoint import EndpointState
 from ._images import PAYLOAD_LIMIT as TGI_PAYLOAD_LIMIT
-from ._options import ChatOptions, ConnectionOptions, Route
+from ._options import BaseURL, ChatOptions, ConnectionOptions, Route, parse_endpoints
 from ._plan import Plan, Steps
 from ._templates import ChatTemplate
 from ._tgi_chat import ChatConfig, chat_steps
@@ -29,9 +29,28 @@ class TGIBase:
     _chat_options: ChatOptions
     _options: ConnectionOptions
 
+    #: The class a list of endpoints makes (``_multi``), set by the concrete clients.
+    _multi_class: str | None = None
+
+    def __new__(cls, base_url: BaseURL | None = None, *args: Any, **kwargs: Any) -> Any:
+        # Several endpoints (``base_url=[...]``) make the client's multi-endpoint subclass; one URL, this class.
+        multi = cls._multi_class is not None and base_url is not None and not isinstance(base_url, str)
+        if multi and parse_endpoints(base_url)[1]:  # type: ignore[arg-type]
+            return object.__new__(cls._load_multi())
+        return object.__new__(cls)
+
+    @classmethod
+    def _load_multi(cls) -> type[Any]:
+        from importlib import import_module
+
+        assert cls._multi_class is not None
+        module, name = cls._multi_class.rsplit(":", 1)
+        multi: type[Any] = getattr(import_module(module, __package__), name)
+        return multi
+
     def __init__(
         self,
-        base_url: str,
+        base_url: BaseURL,
         *,
         api_key: str | Secret | None = None,
         timeout: float | None = 300.0,
@@ -49,9 +68,15 @@ class TGIBase:
         verify: bool | str = True,
         allow_insecure_http: bool = False,
         max_connections: int | None = None,
+        hedge_after: float | None = None,
     ) -> None:
+        """``base_url``: the server's root URL, or several (URLs or ``(url, {"api_key", "weight", "route"})``
+        pairs): one client balancing and failing over between them (``hf_endpoint._routing``)."""
+        first, endpoints = parse_endpoints(base_url)
         options = ConnectionOptions(
-            base_url,
+            first,
+            endpoints=endpoints,
+            hedge_after=hedge_after,
             api_key=Secret(api_key) if isinstance(api_key, str) else api_key,
             timeout=timeout,
             connect_timeout=connect_timeout,
@@ -76,7 +101,9 @@ class TGIBase:
     @classmethod
     def from_options(cls: type[C], options: ConnectionOptions, chat: ChatOptions | None = None) -> C:
         """A client from already validated options (the adapters, ``completion()`` and the shared pool)."""
-        client = cls.__new__(cls)
+        if options.endpoints and cls._multi_class is not None:
+            cls = cls._load_multi()
+        client = object.__new__(cls)
         client._init_tgi(options, chat or ChatOptions())
         return client
 

@@ -28,7 +28,12 @@ class TGIClient(TGIBase, SyncShell):
     (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) and ``REQUESTS_CA_BUNDLE`` are read once, when the
     client is created. Every option is described in :class:`hf_endpoint._options.ConnectionOptions` and
     :class:`~hf_endpoint._options.ChatOptions`.
+
+    Several endpoints (``base_url=[url, url, ...]``, or ``(url, {"api_key": ..., "weight": ..., "route": ...})``
+    pairs) make one client that balances requests between them and fails over (``hf_endpoint._multi``).
     """
+
+    _multi_class = "._multi:MultiTGIClient"
 
     def __enter__(self) -> TGIClient:
         return self

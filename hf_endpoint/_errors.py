@@ -4,6 +4,7 @@
 
     HFEndpointError                      every error this package raises
     ├── InvalidRequestError              bad input, caught before anything is sent (also a ValueError)
+    ├── AllEndpointsFailedError          several endpoints, each failed within the budget (``errors``: each one's)
     ├── APIConnectionError               no HTTP response: refused, reset, DNS, TLS
     │   └── APITimeoutError              connect or per-event read timeout
     ├── ResponseError                    a response or stream we cannot use
@@ -35,6 +36,7 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AllEndpointsFailedError",
     "AuthenticationError",
     "BadRequestError",
     "ColdStartTimeoutError",
@@ -66,6 +68,8 @@ class HFEndpointError(Exception):
     """
 
     inputs: range | None = None
+    #: The server's ``Retry-After`` (seconds) on the answer that raised this, when it sent one.
+    retry_after: float | None = None
 
     def __init__(
         self,
@@ -111,6 +115,24 @@ def _rebuild(
     url: str | None,
 ) -> HFEndpointError:
     return cls(message, status_code=status_code, error_type=error_type, request_id=request_id, url=url)
+
+
+class AllEndpointsFailedError(HFEndpointError):
+    """Every endpoint of a several-endpoint client failed the request within the budget (``max_retries``,
+    ``cold_start_timeout``). ``errors`` maps each endpoint's URL to its last error (the message lists them); the
+    status and type are the last error's."""
+
+    errors: dict[str, HFEndpointError]
+
+    @classmethod
+    def of(cls, errors: dict[str, HFEndpointError], last: HFEndpointError, attempts: int) -> AllEndpointsFailedError:
+        lines = "; ".join(f"{url}: {err}" for url, err in errors.items())
+        out = cls(
+            f"all {len(errors)} endpoints failed ({attempts} attempts): {lines}",
+            status_code=last.status_code, error_type=last.error_type, request_id=last.request_id,
+        )  # fmt: skip
+        out.errors = dict(errors)
+        return out
 
 
 class InvalidRequestError(HFEndpointError, ValueError):

@@ -17,7 +17,7 @@ Being hashable, the two objects are also the key of the shared clients (``hf_end
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -34,12 +34,15 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_PAYLOAD_LIMIT",
+    "BaseURL",
     "ChatOptions",
     "ConnectionOptions",
+    "EndpointSpec",
     "Route",
     "TEIOptions",
     "TEIRoute",
     "normalize_base_url",
+    "parse_endpoints",
 ]
 
 Route = Literal["auto", "chat", "generate"]
@@ -88,6 +91,77 @@ def normalize_base_url(base_url: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class EndpointSpec:
+    """One endpoint of several behind one client: its URL and what differs from the client's options.
+
+    ``api_key``: this endpoint's token (None: the client's); ``weight``: its share of the traffic when all are
+    equally busy (least outstanding requests per unit of weight); ``route``: its chat route (a TGI endpoint and an
+    OpenAI-compatible one in one list), None: the client's.
+    """
+
+    url: str
+    api_key: Secret | None = field(default=None, repr=False)
+    weight: float = 1.0
+    route: Route | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", normalize_base_url(self.url))
+        key = self.api_key
+        if isinstance(key, str):
+            key = Secret(key)
+        if key is not None and not isinstance(key, Secret):
+            raise InvalidRequestError(f"api_key of {self.url} must be a string, got {type(key).__name__}")
+        object.__setattr__(self, "api_key", key or None)
+        if not (_is_number(self.weight) and self.weight > 0):
+            raise InvalidRequestError(f"weight={self.weight!r} of {self.url} is invalid: a number > 0")
+        if self.route is not None and self.route not in ("auto", "chat", "generate"):
+            raise InvalidRequestError(
+                f"route={self.route!r} of {self.url} is invalid: use 'auto', 'chat' or 'generate'"
+            )
+
+
+#: What ``base_url`` accepts: one URL, or several (each a URL or a ``(url, {"api_key", "weight", "route"})`` pair).
+BaseURL = str | Sequence["str | tuple[str, Mapping[str, Any]] | EndpointSpec"]
+
+_SPEC_KEYS = frozenset({"api_key", "weight", "route"})
+
+
+def parse_endpoints(base_url: BaseURL) -> tuple[str, tuple[EndpointSpec, ...]]:
+    """``base_url`` as (the first URL, the endpoints): ``()`` for one plain URL (a string or a one-URL list), which
+    then behaves exactly as a single-endpoint client."""
+    if isinstance(base_url, str):
+        return base_url, ()
+    if not isinstance(base_url, Sequence) or not base_url:
+        raise InvalidRequestError(
+            "base_url must be a URL or a non-empty list of URLs (or (url, {'api_key', 'weight', 'route'}) pairs)"
+        )
+    specs: list[EndpointSpec] = []
+    for item in base_url:
+        if isinstance(item, EndpointSpec):
+            specs.append(item)
+        elif isinstance(item, str):
+            specs.append(EndpointSpec(item))
+        elif isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[1], Mapping):
+            unknown = sorted(set(item[1]) - _SPEC_KEYS)
+            if unknown:
+                raise InvalidRequestError(
+                    f"unknown endpoint option(s) {unknown} for {item[0]!r}: each endpoint takes {sorted(_SPEC_KEYS)}"
+                )
+            specs.append(EndpointSpec(item[0], **item[1]))
+        else:
+            raise InvalidRequestError(
+                f"base_url entry {type(item).__name__} is invalid: a URL or a (url, {{'api_key', 'weight', "
+                "'route'}) pair"
+            )
+    urls = [s.url for s in specs]
+    if len(set(urls)) != len(urls):
+        raise InvalidRequestError(f"base_url lists an endpoint twice: {urls}; give each endpoint once (weight=)")
+    if len(specs) == 1 and specs[0] == EndpointSpec(specs[0].url):
+        return specs[0].url, ()
+    return specs[0].url, tuple(specs)
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionOptions:
     """How to reach one server. ``base_url`` is normalised to the server root.
 
@@ -105,6 +179,10 @@ class ConnectionOptions:
     - ``verify``: TLS verification (True), off (False), or the path of a CA bundle.
     - ``allow_insecure_http``: send the token over plain ``http://`` to a non-loopback host.
     - ``max_connections``: the pool size; None: 32 for the sync client, 1000 for the async one.
+    - ``endpoints``: several endpoints behind one client (:func:`parse_endpoints`; ``base_url`` is then the
+      first one's): balanced, with failover (``hf_endpoint._routing``). ``()``: one endpoint, ``base_url``.
+    - ``hedge_after``: with several endpoints, seconds after which a stream that has no first token yet is also
+      sent to a second endpoint (the first to answer wins); None: never.
     """
 
     base_url: str
@@ -119,6 +197,8 @@ class ConnectionOptions:
     verify: bool | str = True
     allow_insecure_http: bool = False
     max_connections: int | None = None
+    endpoints: tuple[EndpointSpec, ...] = ()
+    hedge_after: float | None = None
     # (the hash, computed once: the options are the key of the shared clients, looked up on every adapter call)
     _hash: int = field(default=0, init=False, repr=False, compare=False)
 
@@ -145,6 +225,10 @@ class ConnectionOptions:
             raise InvalidRequestError(f"scale_up_timeout={self.scale_up_timeout!r} is invalid: seconds >= 0")
         if self.max_connections is not None and not (_is_whole(self.max_connections) and self.max_connections >= 1):
             raise InvalidRequestError(f"max_connections={self.max_connections!r} is invalid: a whole number >= 1")
+        if not isinstance(self.endpoints, tuple) or not all(isinstance(e, EndpointSpec) for e in self.endpoints):
+            raise InvalidRequestError("endpoints must be a tuple of EndpointSpec (see parse_endpoints)")
+        if self.hedge_after is not None and not (_is_number(self.hedge_after) and self.hedge_after > 0):
+            raise InvalidRequestError(f"hedge_after={self.hedge_after!r} is invalid: seconds > 0, or None")
         if not isinstance(self.verify, (bool, str)):
             raise InvalidRequestError(f"verify={self.verify!r} is invalid: True, False or a CA bundle path")
         if self.headers is not None:
@@ -171,6 +255,8 @@ class ConnectionOptions:
                     self.verify,
                     self.allow_insecure_http,
                     self.max_connections,
+                    self.endpoints,
+                    self.hedge_after,
                 )
             ),
         )

@@ -214,6 +214,7 @@ class SyncShell:
                 elapsed = time.monotonic() - start
                 delay = conn.retry.delay(err, attempt, elapsed, retry_after)
                 if delay is None:
+                    err.retry_after = retry_after  # (a client for several endpoints cools this one down by it)
                     raise conn.retry.exhausted(err, elapsed, attempt + 1)
                 # A TTY shows cold starts as a ticking "elapsed / budget" line; logs get one warning per retry.
                 if wait is None:

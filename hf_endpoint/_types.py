@@ -183,6 +183,8 @@ class GenerateResponse(_Model):
     request_id: str | None = None
     #: The server's timing headers (queue, inference, per token...).
     timings: Timings | None = None
+    #: The endpoint that answered, on a client for several endpoints.
+    endpoint: str | None = None
 
 
 class DetailsSummary(_Model):
@@ -222,6 +224,8 @@ class StreamResponse(_Model):
     details: StreamDetails | None = None
     #: On the last event: the client-side time to first token and tokens per second.
     timings: Timings | None = None
+    #: The endpoint that answered, on a client for several endpoints.
+    endpoint: str | None = None
 
 
 class Info(_Model):
@@ -366,6 +370,8 @@ class ChatCompletion(_Model):
     elapsed: float | None = None
     #: The server's timing headers (queue, inference, per token...), when it sent them.
     timings: Timings | None = None
+    #: The endpoint that answered, on a client for several endpoints (``base_url=[...]``).
+    endpoint: str | None = None
 
     @property
     def content(self) -> str | None:
@@ -375,7 +381,8 @@ class ChatCompletion(_Model):
     def __str__(self) -> str:
         """``print(result)``: the JSON LiteLLM's Hugging Face docs show, with each message's summed ``logprobs``
         (the per-token list stays on ``choices[i].logprobs``; ``model_dump()`` has everything)."""
-        doc = self.model_dump(mode="json", exclude={"request_id", "route", "elapsed", "timings"}, exclude_none=True)
+        meta = {"request_id", "route", "elapsed", "timings", "endpoint"}
+        doc = self.model_dump(mode="json", exclude=meta, exclude_none=True)
         for choice, out in zip(self.choices, doc["choices"], strict=True):
             out.pop("logprobs", None)
             if choice.logprobs is not None:
@@ -431,7 +438,9 @@ class ChatCompletionChunk(_Model):
     usage: Usage | None = None
     #: On a stream's last chunk: the client-side time to first token and tokens per second.
     timings: Timings | None = None
+    #: The endpoint that answered, on a client for several endpoints.
+    endpoint: str | None = None
 
     def __str__(self) -> str:
         """``print(chunk)``: its JSON, as LiteLLM prints a streamed chunk."""
-        return json.dumps(self.model_dump(mode="json", exclude_none=True), ensure_ascii=False)
+        return json.dumps(self.model_dump(mode="json", exclude_none=True, exclude={"endpoint"}), ensure_ascii=False)
