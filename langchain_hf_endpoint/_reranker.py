@@ -20,7 +20,8 @@ __all__ = ["HFEndpointReranker", "ranked_documents"]
 
 
 def ranked_documents(documents: Sequence[Document], ranks: Sequence[Rank], top_n: int | None) -> list[Document]:
-    """The documents the ranks name, best first, each a copy with its score in ``metadata["relevance_score"]``.
+    """The documents the ranks name, best first, each a copy (same class, id and fields) with its score in
+    ``metadata["relevance_score"]``.
 
     Each rank is matched to its document by its ``index`` (TEI returns ranks sorted by score, not in input order),
     never by position.
@@ -30,8 +31,7 @@ def ranked_documents(documents: Sequence[Document], ranks: Sequence[Rank], top_n
         if not 0 <= rank.index < len(documents):
             raise ResponseError(f"the reranker returned index {rank.index} for {len(documents)} documents")
         doc = documents[rank.index]
-        out.append(Document(page_content=doc.page_content, metadata={**doc.metadata, "relevance_score": rank.score},
-                            id=doc.id))  # fmt: skip
+        out.append(doc.model_copy(update={"metadata": {**doc.metadata, "relevance_score": rank.score}}))
     return out if top_n is None else out[:top_n]
 
 

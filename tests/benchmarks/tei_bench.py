@@ -206,11 +206,132 @@ def rerank_raw_aiohttp(url: str, texts: list[str]) -> Callable[[], Awaitable[Any
     return run
 
 
+# ----------------------------------------------------------------------------------------------- adapters, peers
+# The adapters on the same server: what LangChain's / LlamaIndex's embedding and reranking interfaces cost on top of
+# the transport. LlamaIndex's own TEI class (httpx, a new client per call) is the peer on its side; langchain-
+# huggingface's HuggingFaceEndpointEmbeddings refuses an endpoint URL ("must be a HuggingFace repo ID"), so it has no
+# row.
+
+
+def lc_embed(url: str, texts: list[str]) -> Callable[[], Any]:
+    from langchain_hf_endpoint import HFEndpointEmbeddings
+
+    embeddings = HFEndpointEmbeddings(base_url=url)
+    return lambda: embeddings.embed_documents(texts)
+
+
+def lc_aembed(url: str, texts: list[str]) -> Callable[[], Awaitable[Any]]:
+    from langchain_hf_endpoint import HFEndpointEmbeddings
+
+    embeddings = HFEndpointEmbeddings(base_url=url)
+
+    async def run() -> list[list[float]]:
+        return await embeddings.aembed_documents(texts)
+
+    run.client = embeddings  # type: ignore[attr-defined]
+    return run
+
+
+def li_embed(url: str, texts: list[str]) -> Callable[[], Any]:
+    from llama_index_hf_endpoint import HFEndpointEmbedding
+
+    model = HFEndpointEmbedding(base_url=url)
+    return lambda: model.get_text_embedding_batch(texts)
+
+
+def li_aembed(url: str, texts: list[str]) -> Callable[[], Awaitable[Any]]:
+    from llama_index_hf_endpoint import HFEndpointEmbedding
+
+    model = HFEndpointEmbedding(base_url=url)  # 4 batches of 32 at once (num_workers from /info), as raw aiohttp
+
+    async def run() -> list[list[float]]:
+        return await model.aget_text_embedding_batch(texts)
+
+    run.client = model  # type: ignore[attr-defined]
+    return run
+
+
+def li_tei(url: str, texts: list[str]) -> Callable[[], Any]:
+    from llama_index.embeddings.text_embeddings_inference import TextEmbeddingsInference
+
+    model = TextEmbeddingsInference(model_name="bench/embedder", base_url=url, embed_batch_size=BATCH,
+                                    truncate_text=False)  # fmt: skip
+    return lambda: model.get_text_embedding_batch(texts)
+
+
+def li_atei(url: str, texts: list[str]) -> Callable[[], Awaitable[Any]]:
+    from llama_index.embeddings.text_embeddings_inference import TextEmbeddingsInference
+
+    model = TextEmbeddingsInference(model_name="bench/embedder", base_url=url, embed_batch_size=BATCH,
+                                    truncate_text=False)  # fmt: skip
+    model.num_workers = CONCURRENCY  # (its constructor does not take it)
+
+    async def run() -> list[list[float]]:
+        return await model.aget_text_embedding_batch(texts)
+
+    return run
+
+
+def lc_rerank(url: str, texts: list[str]) -> Callable[[], Any]:
+    from langchain_core.documents import Document
+
+    from langchain_hf_endpoint import HFEndpointReranker
+
+    reranker, docs = HFEndpointReranker(base_url=url, top_n=None), [Document(page_content=t) for t in texts]
+    return lambda: reranker.compress_documents(docs, "what is this?")
+
+
+def lc_arerank(url: str, texts: list[str]) -> Callable[[], Awaitable[Any]]:
+    from langchain_core.documents import Document
+
+    from langchain_hf_endpoint import HFEndpointReranker
+
+    reranker, docs = HFEndpointReranker(base_url=url, top_n=None), [Document(page_content=t) for t in texts]
+
+    async def run() -> Any:
+        return await reranker.acompress_documents(docs, "what is this?")
+
+    run.client = reranker  # type: ignore[attr-defined]
+    return run
+
+
+def li_rerank(url: str, texts: list[str]) -> Callable[[], Any]:
+    from llama_index.core.schema import NodeWithScore, TextNode
+
+    from llama_index_hf_endpoint import HFEndpointRerank
+
+    rerank, nodes = HFEndpointRerank(base_url=url, top_n=None), [NodeWithScore(node=TextNode(text=t)) for t in texts]
+    return lambda: rerank.postprocess_nodes(nodes, query_str="what is this?")
+
+
+def li_arerank(url: str, texts: list[str]) -> Callable[[], Awaitable[Any]]:
+    from llama_index.core.schema import NodeWithScore, TextNode
+
+    from llama_index_hf_endpoint import HFEndpointRerank
+
+    rerank, nodes = HFEndpointRerank(base_url=url, top_n=None), [NodeWithScore(node=TextNode(text=t)) for t in texts]
+
+    async def run() -> Any:
+        return await rerank.apostprocess_nodes(nodes, query_str="what is this?")
+
+    run.client = rerank  # type: ignore[attr-defined]
+    return run
+
+
 SYNC = {"embed: TEIClient": ours_sync, "embed: raw requests": raw_requests,
-        "embed: huggingface_hub feature_extraction": hub, "rerank: TEIClient": rerank_ours_sync,
-        "rerank: raw requests": rerank_raw_requests}  # fmt: skip
+        "embed: huggingface_hub feature_extraction": hub,
+        "embed: LangChain HFEndpointEmbeddings": lc_embed, "embed: LlamaIndex HFEndpointEmbedding": li_embed,
+        "embed: LlamaIndex TextEmbeddingsInference": li_tei,
+        "rerank: TEIClient": rerank_ours_sync, "rerank: raw requests": rerank_raw_requests,
+        "rerank: LangChain HFEndpointReranker": lc_rerank, "rerank: LlamaIndex HFEndpointRerank": li_rerank,
+        }  # fmt: skip
 ASYNC = {"embed: AsyncTEIClient": ours_async, "embed: raw aiohttp": raw_aiohttp,
-         "rerank: AsyncTEIClient": rerank_ours_async, "rerank: raw aiohttp": rerank_raw_aiohttp}  # fmt: skip
+         "embed: LangChain HFEndpointEmbeddings (async)": lc_aembed,
+         "embed: LlamaIndex HFEndpointEmbedding (async)": li_aembed,
+         "embed: LlamaIndex TextEmbeddingsInference (async)": li_atei,
+         "rerank: AsyncTEIClient": rerank_ours_async, "rerank: raw aiohttp": rerank_raw_aiohttp,
+         "rerank: LangChain HFEndpointReranker (async)": lc_arerank,
+         "rerank: LlamaIndex HFEndpointRerank (async)": li_arerank}  # fmt: skip
 
 
 def _count(result: Any) -> int:
@@ -277,15 +398,19 @@ def main(argv: list[str] | None = None) -> int:
         rows: list[tuple[str, float, float, int]] = []
         for name in [*SYNC, *ASYNC]:
             items = rerank_texts if name.startswith("rerank") else embed_texts
-            cpu, wall = measure(name, url, items, args.repeat)
+            try:
+                cpu, wall = measure(name, url, items, args.repeat)
+            except ModuleNotFoundError as err:  # a peer of the bench extra, not installed
+                print(f"{name}: skipped, {err.name} is not installed")
+                continue
             rows.append((name, cpu, wall, len(items)))
         raw = {("embed", False): "embed: raw requests", ("embed", True): "embed: raw aiohttp",
                ("rerank", False): "rerank: raw requests", ("rerank", True): "rerank: raw aiohttp"}  # fmt: skip
         by_name = {r[0]: r for r in rows}
-        print(f"{'client':45} {'CPU us/text':>12} {'x raw':>6} {'wall s':>8} {'x raw':>6}")
+        print(f"{'client':52} {'CPU us/text':>12} {'x raw':>6} {'wall s':>8} {'x raw':>6}")
         for name, cpu, wall, n in rows:
             ref = by_name[raw[(name.split(":")[0], name in ASYNC)]]
-            print(f"{name:45} {cpu / n * 1e6:12.1f} {cpu / ref[1]:6.2f} {wall:8.3f} {wall / ref[2]:6.2f}")
+            print(f"{name:52} {cpu / n * 1e6:12.1f} {cpu / ref[1]:6.2f} {wall:8.3f} {wall / ref[2]:6.2f}")
     finally:
         proc.terminate()
         proc.wait()

@@ -17,5 +17,7 @@ def test_tei_benchmark_runs() -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     for row in ("embed: TEIClient", "embed: AsyncTEIClient", "rerank: TEIClient", "rerank: AsyncTEIClient",
-                "embed: raw requests", "embed: raw aiohttp", "embed: huggingface_hub feature_extraction"):  # fmt: skip
+                "embed: raw requests", "embed: raw aiohttp", "embed: huggingface_hub feature_extraction",
+                "embed: LangChain HFEndpointEmbeddings", "embed: LlamaIndex HFEndpointEmbedding (async)",
+                "rerank: LangChain HFEndpointReranker (async)", "rerank: LlamaIndex HFEndpointRerank"):  # fmt: skip
         assert row in proc.stdout, proc.stdout
