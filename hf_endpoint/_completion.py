@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 from ._auth import resolve_token
 from ._client import TGIClient
 from ._errors import InvalidRequestError
-from ._options import ChatOptions, ConnectionOptions, normalize_base_url
+from ._options import ChatOptions, ConnectionOptions, EndpointSpec, normalize_base_url, parse_endpoints
 from ._pool import shared
 from ._types import ChatCompletion, ChatCompletionChunk
 
@@ -22,6 +22,7 @@ _CONNECTION_FIELDS = frozenset(f.name for f in dataclasses.fields(ConnectionOpti
     "base_url",
     "api_key",
     "token_from_env",
+    "endpoints",
 }
 _CHAT_FIELDS = frozenset(f.name for f in dataclasses.fields(ChatOptions) if f.init) - {"model"}
 
@@ -43,10 +44,39 @@ def _endpoint(model: str | None, api_base: str | None) -> str:
     )
 
 
-def _options(url: str, api_key: str | None, kwargs: dict[str, Any]) -> tuple[ConnectionOptions, ChatOptions]:
+def _fallbacks(url: str, fallbacks: Sequence[Any] | None) -> tuple[EndpointSpec, ...]:
+    """LiteLLM's ``fallbacks=[...]`` as endpoints tried in order after ``url``: each a ``"huggingface/<url>"``
+    model name, a URL, a ``{"model": ..., "api_key": ...}`` dict (LiteLLM's form) or a ``(url, options)`` pair."""
+    if not fallbacks:
+        return ()
+    if isinstance(fallbacks, str):
+        fallbacks = [fallbacks]
+    specs = [EndpointSpec(url)]
+    for n, item in enumerate(fallbacks, start=1):
+        if isinstance(item, Mapping):
+            item = dict(item)
+            target = item.pop("model", None) or item.pop("api_base", None)
+            if not isinstance(target, str):
+                raise InvalidRequestError(f"fallbacks[{n - 1}] needs 'model': 'huggingface/<endpoint-url>'")
+            item = (target, item)
+        if isinstance(item, str):
+            item = (item, {})
+        if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str)):
+            raise InvalidRequestError(
+                f"fallbacks[{n - 1}]={item!r} is invalid: a 'huggingface/<endpoint-url>' model name, a URL, or a "
+                "{'model': ..., 'api_key': ...} dict"
+            )
+        specs.append(EndpointSpec(_endpoint(item[0], None), **{"priority": n, **dict(item[1])}))
+    return parse_endpoints(specs)[1]
+
+
+def _options(
+    url: str, api_key: str | None, kwargs: dict[str, Any], fallbacks: Sequence[Any] | None = None
+) -> tuple[ConnectionOptions, ChatOptions]:
     """The client's options, taken out of ``kwargs`` (the rest are chat parameters). The token is resolved now (the
     environment may have changed since the last call) and is part of the key of the shared clients."""
-    conn = {k: kwargs.pop(k) for k in _CONNECTION_FIELDS & kwargs.keys()}
+    conn: dict[str, Any] = {k: kwargs.pop(k) for k in _CONNECTION_FIELDS & kwargs.keys()}
+    conn["endpoints"] = _fallbacks(url, fallbacks)
     chat = {k: kwargs.pop(k) for k in _CHAT_FIELDS & kwargs.keys()}
     if "timeout" in conn and conn["timeout"] is None:
         del conn["timeout"]
@@ -62,15 +92,19 @@ def completion(
     api_base: str | None = None,
     stream: bool = False,
     logprobs: bool = True,
+    fallbacks: Sequence[Any] | None = None,
     **kwargs: Any,
 ) -> ChatCompletion | Iterator[ChatCompletionChunk]:
     """Chat with a TGI server or Inference Endpoint, LiteLLM-style; returns the OpenAI-shaped result.
 
     The token is ``api_key``, else ``HF_TOKEN``/``HUGGING_FACE_HUB_TOKEN``/``HUGGINGFACEHUB_API_TOKEN``/
     ``HUGGINGFACE_API_KEY``. Per-token ``logprobs`` (and their ``sum_logprob``) are returned by default.
+    ``fallbacks=["huggingface/<url>", ...]``: endpoints used in order while the ones before them fail or cool down
+    (``result.endpoint`` says which answered); for balancing between equals, use ``TGIClient([url, url])``.
     """
     url = _endpoint(model, api_base)
-    client = shared.get(TGIClient, *_options(url, api_key, kwargs))  # (see _pool: why shared, never closed here)
+    # (see _pool: why shared, never closed here)
+    client = shared.get(TGIClient, *_options(url, api_key, kwargs, fallbacks))
     if stream:
         return client.chat_stream(messages, logprobs=logprobs or None, **kwargs)
     return client.chat(messages, logprobs=logprobs or None, **kwargs)
@@ -84,6 +118,7 @@ async def acompletion(
     api_base: str | None = None,
     stream: bool = False,
     logprobs: bool = True,
+    fallbacks: Sequence[Any] | None = None,
     **kwargs: Any,
 ) -> ChatCompletion | AsyncIterator[ChatCompletionChunk]:
     """The async twin of :func:`completion`: ``await acompletion(...)`` is the result, or with ``stream=True`` an
@@ -91,7 +126,8 @@ async def acompletion(
     url = _endpoint(model, api_base)
     from ._async_client import AsyncTGIClient  # here, so that completion() users never import aiohttp
 
-    client = shared.get(AsyncTGIClient, *_options(url, api_key, kwargs))  # (see _pool: shared, never closed here)
+    # (see _pool: shared, never closed here)
+    client = shared.get(AsyncTGIClient, *_options(url, api_key, kwargs, fallbacks))
     if stream:
         return client.chat_stream(messages, logprobs=logprobs or None, **kwargs)
     return await client.chat(messages, logprobs=logprobs or None, **kwargs)

@@ -54,15 +54,15 @@ class MultiBase:
             inner.from_options(inner_options(options, spec), dataclasses.replace(chat, route=spec.route or chat.route))
             for spec in options.endpoints
         ]
-        self._router = Router([(spec.url, spec.weight) for spec in options.endpoints])
+        self._router = Router([(spec.url, spec.weight, spec.priority) for spec in options.endpoints])
         self._retry = RetryPolicy(max_retries=options.max_retries, cold_start_timeout=options.cold_start_timeout)
         self._lock = threading.Lock()
 
     def endpoint_stats(self) -> list[dict[str, Any]]:
-        """Per endpoint: ``url``, ``weight``, ``in_flight``, ``answered``, ``failed``, ``cooling_down_for``
-        (seconds left, 0 when available), ``probing`` (waiting for its background check), ``last_error``, and
-        latency percentiles ``latency_p50`` / ``latency_p90`` / ``latency_p99`` (seconds, over the last 1000
-        answers; a stream's latency is its time to first item)."""
+        """Per endpoint: ``url``, ``weight``, ``priority``, ``in_flight``, ``answered``, ``failed``,
+        ``cooling_down_for`` (seconds left, 0 when available), ``probing`` (waiting for its background check),
+        ``last_error``, and latency percentiles ``latency_p50`` / ``latency_p90`` / ``latency_p99`` (seconds, over
+        the last 1000 answers; a stream's latency is its time to first item)."""
         with self._lock:
             return self._router.stats(time.monotonic())
 

@@ -307,7 +307,7 @@ def native_chat_completion(resp: GenerateResponse | GenerateSummary, plan: Nativ
     return trusted(ChatCompletion, {
         "id": new_id(), "object": "chat.completion", "created": int(time.time()), "model": plan.model,
         "system_fingerprint": None, "choices": [choice], "usage": usage, "request_id": resp.request_id,
-        "route": "generate", "elapsed": None, "timings": resp.timings,
+        "route": "generate", "elapsed": None, "timings": resp.timings, "endpoint": None,
     })  # fmt: skip
 
 
@@ -340,7 +340,7 @@ class NativeChatStreamConverter:
         ]  # fmt: skip
         return trusted(ChatCompletionChunk, {
             "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.plan.model,
-            "system_fingerprint": None, "choices": choices, "usage": usage, "timings": None,
+            "system_fingerprint": None, "choices": choices, "usage": usage, "timings": None, "endpoint": None,
         })  # fmt: skip
 
     def feed(self, data: bytes) -> list[ChatCompletionChunk]:

@@ -96,13 +96,16 @@ class EndpointSpec:
 
     ``api_key``: this endpoint's token (None: the client's); ``weight``: its share of the traffic when all are
     equally busy (least outstanding requests per unit of weight); ``route``: its chat route (a TGI endpoint and an
-    OpenAI-compatible one in one list), None: the client's.
+    OpenAI-compatible one in one list), None: the client's; ``priority``: requests go to the available endpoints of
+    the lowest priority only (0, the default, for all: plain balancing; ``completion(fallbacks=[...])`` gives its
+    fallbacks 1, 2...: used only while the endpoints before them are failing or cooling down).
     """
 
     url: str
     api_key: Secret | None = field(default=None, repr=False)
     weight: float = 1.0
     route: Route | None = None
+    priority: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "url", normalize_base_url(self.url))
@@ -114,6 +117,8 @@ class EndpointSpec:
         object.__setattr__(self, "api_key", key or None)
         if not (_is_number(self.weight) and self.weight > 0):
             raise InvalidRequestError(f"weight={self.weight!r} of {self.url} is invalid: a number > 0")
+        if not (_is_whole(self.priority) and self.priority >= 0):
+            raise InvalidRequestError(f"priority={self.priority!r} of {self.url} is invalid: a whole number >= 0")
         if self.route is not None and self.route not in ("auto", "chat", "generate"):
             raise InvalidRequestError(
                 f"route={self.route!r} of {self.url} is invalid: use 'auto', 'chat' or 'generate'"
@@ -123,7 +128,7 @@ class EndpointSpec:
 #: What ``base_url`` accepts: one URL, or several (each a URL or a ``(url, {"api_key", "weight", "route"})`` pair).
 BaseURL = str | Sequence["str | tuple[str, Mapping[str, Any]] | EndpointSpec"]
 
-_SPEC_KEYS = frozenset({"api_key", "weight", "route"})
+_SPEC_KEYS = frozenset({"api_key", "weight", "route", "priority"})
 
 
 def parse_endpoints(base_url: BaseURL) -> tuple[str, tuple[EndpointSpec, ...]]:

@@ -58,6 +58,8 @@ class EndpointHealth:
 
     url: str
     weight: float = 1.0
+    #: Only the available endpoints of the lowest priority get requests (fallbacks have higher numbers).
+    priority: int = 0
     in_flight: int = 0
     answered: int = 0
     failed: int = 0
@@ -80,26 +82,27 @@ class Router:
 
     def __init__(
         self,
-        endpoints: Sequence[tuple[str, float]],
+        endpoints: Sequence[tuple[str, float] | tuple[str, float, int]],
         *,
         cooldown_base: float = 1.0,
         cooldown_max: float = 60.0,
         rng: random.Random | None = None,
     ) -> None:
-        self.endpoints = [EndpointHealth(url, weight) for url, weight in endpoints]
+        self.endpoints = [EndpointHealth(*ep) for ep in endpoints]
         self.cooldown_base = cooldown_base
         self.cooldown_max = cooldown_max
         self._rng = rng or random.Random()
 
     def choose(self, now: float, exclude: frozenset[int] | set[int] = frozenset()) -> int | None:
-        """The endpoint for the next attempt: the least busy available one (per weight, ties at random); when
-        none is available, the cooling one back soonest; None when every endpoint is in ``exclude``."""
+        """The endpoint for the next attempt: the least busy available one (per weight, ties at random) of the
+        lowest priority; when none is available, the cooling one back soonest; None when every endpoint is in
+        ``exclude``."""
         best: list[int] = []
-        best_load = 0.0
+        best_load = (0, 0.0)
         for i, ep in enumerate(self.endpoints):
             if i in exclude or not ep.available(now):
                 continue
-            load = ep.in_flight / ep.weight
+            load = (ep.priority, ep.in_flight / ep.weight)
             if not best or load < best_load:
                 best, best_load = [i], load
             elif load == best_load:
@@ -179,6 +182,7 @@ class Router:
                 {
                     "url": ep.url,
                     "weight": ep.weight,
+                    "priority": ep.priority,
                     "in_flight": ep.in_flight,
                     "answered": ep.answered,
                     "failed": ep.failed,

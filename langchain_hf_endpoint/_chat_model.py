@@ -17,7 +17,7 @@ from langchain_core.runnables import Runnable
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from hf_endpoint import Secret, resolve_token
-from hf_endpoint._options import ChatOptions, ConnectionOptions
+from hf_endpoint._options import ChatOptions, ConnectionOptions, parse_endpoints
 
 from ._arguments import constructor_arguments
 from ._clients import (
@@ -67,8 +67,13 @@ class ChatHFEndpoint(BaseChatModel):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    base_url: str = Field(default="", alias="endpoint_url")
-    """The endpoint or server root URL (``/v1``, ``/generate`` and similar suffixes are accepted and removed)."""
+    base_url: str | list[str | tuple[str, dict[str, Any]]] = Field(default="", alias="endpoint_url")
+    """The endpoint or server root URL (``/v1``, ``/generate`` and similar suffixes are accepted and removed), or
+    several (URLs or ``(url, {"api_key", "weight", "route"})`` pairs): requests are balanced between them and fail
+    over to another when one fails (``response_metadata["endpoint"]`` says which answered)."""
+    hedge_after: float | None = None
+    """With several endpoints: seconds after which a stream (async) with no first token yet is also sent to a
+    second endpoint; the first to answer wins."""
     api_key: SecretStr | None = None
     """The Hugging Face token; read from the environment when not given."""
     model: str | None = None
@@ -156,8 +161,9 @@ class ChatHFEndpoint(BaseChatModel):
                 "ChatHFEndpoint needs base_url= (alias endpoint_url=): the endpoint's URL, e.g. "
                 "https://xyz.us-east-1.aws.endpoints.huggingface.cloud or http://127.0.0.1:8080"
             )
-        if not self.base_url.startswith(("http://", "https://")):
+        if isinstance(self.base_url, str) and not self.base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url={self.base_url!r} is not an http(s) URL")
+        parse_endpoints(self.base_url)  # (several endpoints: checked now, as one URL is)
         if self.api_key is None:
             token = resolve_token(None)
             if token is not None:
@@ -198,9 +204,9 @@ class ChatHFEndpoint(BaseChatModel):
         # ~2 us each, more than the rest of this method on a hit.
         private = self.__pydantic_private__
         assert private is not None
-        fields = (self.base_url, self.api_key, self.timeout, self.max_retries, self.cold_start_timeout, self.route,
-                  self.chat_template, self.verify, self.allow_insecure_http, self.payload_limit,
-                  private["_token_from_env"])  # fmt: skip
+        fields = (self.base_url, self.hedge_after, self.api_key, self.timeout, self.max_retries,
+                  self.cold_start_timeout, self.route, self.chat_template, self.verify, self.allow_insecure_http,
+                  self.payload_limit, private["_token_from_env"])  # fmt: skip
         memo = private["_settings_memo"]
         if memo is not None and memo[0] == fields:
             return memo[1]  # type: ignore[no-any-return]
@@ -209,8 +215,11 @@ class ChatHFEndpoint(BaseChatModel):
         if token is not None and private["_token_from_env"]:
             found = resolve_token(None)  # the same token, with where it was found (for a 401's message)
             token = found if found == token else token
+        first, endpoints = parse_endpoints(self.base_url)
         connection = ConnectionOptions(
-            self.base_url,
+            first,
+            endpoints=endpoints,
+            hedge_after=self.hedge_after,
             api_key=token,
             token_from_env=private["_token_from_env"],
             timeout=self.timeout or 300.0,
@@ -246,7 +255,7 @@ class ChatHFEndpoint(BaseChatModel):
     def _served_model(self, client: TGIClient | AsyncTGIClient) -> str:
         """The model name to report when a response does not carry one: the adapter asked for, else the model the
         server reported in ``/info``, else the URL (the only other name an endpoint has)."""
-        return self.model or served_model(client) or self.base_url
+        return self.model or served_model(client) or parse_endpoints(self.base_url)[0]
 
     def get_token_ids(self, text: str) -> list[int]:
         """The server's own token ids for ``text`` (TGI's ``/tokenize``, counted as the server counts a prompt, with
@@ -299,7 +308,9 @@ class ChatHFEndpoint(BaseChatModel):
         ls = LangSmithParams(
             ls_provider=PROVIDER,
             # Tracing must not cost a request: the served model's id is used once a call has learned it.
-            ls_model_name=str(params.get("model") or known_served_model(self._settings()) or self.base_url),
+            ls_model_name=str(
+                params.get("model") or known_served_model(self._settings()) or parse_endpoints(self.base_url)[0]
+            ),
             ls_model_type="chat",
         )
         if params.get("temperature") is not None:

@@ -146,6 +146,8 @@ def completion_to_result(completion: ChatCompletion, *, fallback_model: str) -> 
             meta["request_id"] = completion.request_id
         if completion.timings is not None:  # the server's x-* timing headers, in seconds
             meta["timings"] = completion.timings.model_dump(exclude_none=True)
+        if completion.endpoint is not None:  # which of several endpoints answered
+            meta["endpoint"] = completion.endpoint
         message = AIMessage(
             content=choice.message.content or "",
             tool_calls=calls,
@@ -181,6 +183,7 @@ class StreamAccumulator:
         self._id: str | None = None
         self._tool_arguments: dict[int, str] = {}
         self._timings: Timings | None = None
+        self._endpoint: str | None = None
 
     def feed(self, chunk: ChatCompletionChunk) -> ChatGenerationChunk | None:
         """The LangChain chunk for one transport chunk, or None when it carries nothing to show yet."""
@@ -191,6 +194,8 @@ class StreamAccumulator:
             self._usage = chunk.usage
         if chunk.timings is not None:
             self._timings = chunk.timings
+        if chunk.endpoint is not None:
+            self._endpoint = chunk.endpoint
         choice = next((c for c in chunk.choices if c.index == 0), None)
         if choice is None:
             return None
@@ -234,6 +239,8 @@ class StreamAccumulator:
         meta = _metadata(model_name, self._finish_reason, self._fingerprint)
         if self._timings is not None:  # time to first token and tokens per second, measured by the client
             meta["timings"] = self._timings.model_dump(exclude_none=True)
+        if self._endpoint is not None:  # which of several endpoints answered
+            meta["endpoint"] = self._endpoint
         usage = usage_metadata(self._usage) if self._stream_usage else None
         message = AIMessageChunk(
             content="", usage_metadata=usage, response_metadata=meta, id=self._id, chunk_position="last"

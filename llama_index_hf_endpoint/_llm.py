@@ -87,7 +87,14 @@ class HFEndpoint(ToolCallingLLM):
         print(base.complete("One, two, three,").text)  # continued: " four, five,"
     """
 
-    base_url: str = Field(description="The TGI server's or Inference Endpoint's root URL.")
+    base_url: str | list[str | tuple[str, dict[str, Any]]] = Field(
+        description="The TGI server's or Inference Endpoint's root URL, or several (URLs or (url, {'api_key', "
+        "'weight', 'route'}) pairs): balanced, with failover; additional_kwargs['endpoint'] says which answered."
+    )
+    hedge_after: float | None = Field(
+        default=None, gt=0, description="With several endpoints: seconds after which an async stream with no first "
+        "token yet is also sent to a second endpoint (the first to answer wins).",
+    )
     model: str | None = Field(
         default=None, description="Model name for chat requests (a LoRA adapter id on TGI); None: the served model."
     )
@@ -141,7 +148,9 @@ class HFEndpoint(ToolCallingLLM):
     _payload_memo: tuple[tuple[Any, ...], dict[str, Any]] | None = PrivateAttr(default=None)
     _info_task: asyncio.Task[None] | None = PrivateAttr(default=None)
 
-    def __init__(self, base_url: str | None = None, *, api_key: str | Secret | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, base_url: str | list[Any] | None = None, *, api_key: str | Secret | None = None, **kwargs: Any
+    ) -> None:
         """Unknown arguments are refused (pydantic would drop them), naming the one probably meant; the names of
         LlamaIndex's Hugging Face classes are taken where they mean the same (``token``, ``max_new_tokens``,
         ``generate_kwargs``, ``model_url``, ``endpoint_url``)."""

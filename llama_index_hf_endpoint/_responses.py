@@ -119,6 +119,8 @@ def chat_response(completion: ChatCompletion) -> ChatResponse:
     extra: dict[str, Any] = usage_kwargs(completion.usage)
     if completion.timings is not None:  # the server's x-* timing headers, in seconds
         extra["timings"] = completion.timings.model_dump(exclude_none=True)
+    if completion.endpoint is not None:  # which of several endpoints answered
+        extra["endpoint"] = completion.endpoint
     return ChatResponse(
         message=assistant_message(choice.message.content, calls),
         raw=completion.model_dump(),
@@ -183,6 +185,8 @@ class StreamAccumulator:
             extra["finish_reason"] = self.finish_reason
         if chunk.timings is not None:  # the last chunk: time to first token and tokens per second
             extra["timings"] = chunk.timings.model_dump(exclude_none=True)
+        if chunk.endpoint is not None:  # which of several endpoints answered
+            extra["endpoint"] = chunk.endpoint
         return ChatResponse(
             message=assistant_message(self.text, calls),
             delta=delta,

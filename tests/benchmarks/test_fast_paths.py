@@ -96,7 +96,7 @@ def test_trusted_is_model_construct() -> None:
     choice = trusted(ChunkChoice, {"index": 0, "delta": d, "finish_reason": None, "logprobs": None})
     chunk = trusted(ChatCompletionChunk, {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
                                           "system_fingerprint": None, "choices": [choice], "usage": None,
-                                          "timings": None})  # fmt: skip
+                                          "timings": None, "endpoint": None})  # fmt: skip
     _same_as_constructed(chunk)
     # a field left out or out of order is caught by the check the call sites are tested with
     try:

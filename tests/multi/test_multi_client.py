@@ -13,7 +13,9 @@ import pytest
 from hf_endpoint import (
     AllEndpointsFailedError,
     AsyncTGIClient,
+    ChatCompletion,
     IncompleteStreamError,
+    InvalidRequestError,
     RequestValidationError,
     TGIClient,
 )
@@ -243,9 +245,14 @@ def test_a_server_killed_mid_run(srvs: list[LocalServer]) -> None:
         client.close()
 
 
-async def test_hedged_streams_win_on_the_fast_endpoint_and_close_the_slow_one(srvs: list[LocalServer]) -> None:
-    slow, fast = srvs[:2]
-    slow.configure(stall_before=5.0)
+async def test_hedged_streams_win_on_the_fast_endpoint_and_close_the_slow_one() -> None:
+    # (servers of its own: connections other tests' shared clients keep open would be counted)
+    async with LocalServer("scripted") as slow, LocalServer("scripted") as fast:
+        slow.configure(stall_before=5.0)
+        await _hedged(slow, fast)
+
+
+async def _hedged(slow: LocalServer, fast: LocalServer) -> None:
     client = AsyncTGIClient([slow.url, fast.url], hedge_after=0.2)
 
     async def one() -> list[Any]:
@@ -267,3 +274,67 @@ async def test_hedged_streams_win_on_the_fast_endpoint_and_close_the_slow_one(sr
     stats = {s["url"]: s for s in client.endpoint_stats()}
     assert stats[slow.url]["in_flight"] == 0 and stats[fast.url]["in_flight"] == 0
     await client.aclose()
+
+
+def test_completion_fallbacks_are_used_in_order(srvs: list[LocalServer]) -> None:
+    from hf_endpoint import completion
+
+    primary, fallback = srvs[:2]
+    kw = {"max_tokens": 3, "max_retries": 0}
+    out = [completion(model=f"huggingface/{primary.url}", messages=MSG, fallbacks=[f"huggingface/{fallback.url}"], **kw)
+           for _ in range(5)]  # fmt: skip
+    assert {r.endpoint for r in out} == {primary.url}  # the fallback is not balanced against the primary
+    primary.configure(cold_start=100)
+    out = [completion(model=f"huggingface/{primary.url}", messages=MSG, fallbacks=[{"model": fallback.url}], **kw)
+           for _ in range(5)]  # fmt: skip
+    assert {r.endpoint for r in out} == {fallback.url}
+    with pytest.raises(InvalidRequestError, match="fallbacks"):
+        completion(model=f"huggingface/{primary.url}", messages=MSG, fallbacks=[42])
+
+
+async def test_acompletion_fallbacks(srvs: list[LocalServer]) -> None:
+    from hf_endpoint import acompletion
+
+    primary, fallback = srvs[:2]
+    primary.configure(**FAULTS["500"])
+    result = await acompletion(
+        model=f"huggingface/{primary.url}", messages=MSG, fallbacks=[fallback.url], max_tokens=3, max_retries=0
+    )
+    assert isinstance(result, ChatCompletion) and result.endpoint == fallback.url
+
+
+def test_langchain_two_endpoints(srvs: list[LocalServer]) -> None:
+    from langchain_hf_endpoint import ChatHFEndpoint
+
+    down, up = srvs[:2]
+    down.configure(**FAULTS["reset_before_first_byte"])
+    llm = ChatHFEndpoint(base_url=[down.url, up.url], max_tokens=3, max_retries=0)
+    assert llm.invoke("hi").response_metadata["endpoint"] == up.url
+    chunks = list(llm.stream("hi"))
+    assert sum(chunks[1:], chunks[0]).response_metadata["endpoint"] == up.url
+
+    async def go() -> str:
+        return str((await llm.ainvoke("hi")).response_metadata["endpoint"])
+
+    assert asyncio.run(go()) == up.url
+    with pytest.raises(ValueError, match="twice"):
+        ChatHFEndpoint(base_url=[up.url, up.url])
+
+
+def test_llama_index_two_endpoints(srvs: list[LocalServer]) -> None:
+    from llama_index.core.llms import ChatMessage
+
+    from llama_index_hf_endpoint import HFEndpoint
+
+    down, up = srvs[:2]
+    down.configure(**FAULTS["429"])
+    llm = HFEndpoint(base_url=[down.url, up.url], max_tokens=3, max_retries=0)
+    msg = [ChatMessage(role="user", content="hi")]
+    assert llm.chat(msg).additional_kwargs["endpoint"] == up.url
+    assert list(llm.stream_chat(msg))[-1].additional_kwargs["endpoint"] == up.url
+    assert llm.complete("hi").additional_kwargs["endpoint"] == up.url
+
+    async def go() -> str:
+        return str((await llm.achat(msg)).additional_kwargs["endpoint"])
+
+    assert asyncio.run(go()) == up.url
