@@ -34,7 +34,7 @@ class AsyncTEIClient(TEIBase, AsyncShell):
         if not planner.info_known:
             info: TEIInfo | None
             try:
-                info = await self._run(planner.info_plan())
+                info = await self._run_shared(planner.info_plan())
             except HFEndpointError as err:
                 if not TEIPlanner.info_missing(err):
                     raise

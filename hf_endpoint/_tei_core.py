@@ -100,7 +100,9 @@ class TEIPlanner:
                 return None
             return TEIInfo.model_validate(doc)
 
-        return Plan(Request("GET", "/info", error_map=self._error_map("/info")), parse=parse)
+        # share: concurrent first calls of one async client (LangChain's gather of aembed_documents, LlamaIndex's
+        # async batches) ask /info once and wait for that answer, as the TGI clients do.
+        return Plan(Request("GET", "/info", error_map=self._error_map("/info")), parse=parse, share="/info")
 
     @staticmethod
     def info_missing(err: HFEndpointError) -> bool:
