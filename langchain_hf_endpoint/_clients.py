@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from hf_endpoint._options import ChatOptions, ConnectionOptions
 from hf_endpoint._pool import shared
 
-if TYPE_CHECKING:  # imported when first used: aiohttp alone costs ~100 ms to import, and sync users never need it
+if TYPE_CHECKING:  # imported when first used: aiohttp is slow to import, and sync users never need it
     from hf_endpoint import AsyncTGIClient, TGIClient
 
 __all__ = [

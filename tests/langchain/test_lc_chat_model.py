@@ -7,6 +7,8 @@ import asyncio
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langchain_core.load import dumpd, dumps, load
 from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
 from lc_helpers import TokenRecorder, last_body
@@ -373,3 +375,32 @@ async def test_rate_limit_without_retries_is_typed(scripted: LocalServer) -> Non
 def test_cold_start_is_retried(scripted: LocalServer) -> None:
     scripted.configure(cold_start=2)
     assert ChatHFEndpoint(base_url=scripted.url, max_retries=3).invoke("hi").content
+
+
+_CHANGES = st.lists(
+    st.one_of(
+        st.tuples(st.just("base_url"), st.sampled_from(["http://127.0.0.1:9", "http://127.0.0.1:8/v1", "http://[::1]:7"])),
+        st.tuples(st.just("timeout"), st.none() | st.floats(1, 600)),
+        st.tuples(st.just("max_retries"), st.integers(0, 5)),
+        st.tuples(st.just("cold_start_timeout"), st.floats(0, 600)),
+        st.tuples(st.just("route"), st.sampled_from(["auto", "chat", "generate"])),
+        st.tuples(st.just("chat_template"), st.sampled_from([None, "chatml", "qa"])),
+        st.tuples(st.just("verify"), st.booleans()),
+        st.tuples(st.just("allow_insecure_http"), st.booleans()),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_CHANGES)
+def test_settings_follow_every_field_change(changes: list[tuple[str, Any]]) -> None:
+    """``_settings()`` reads its private attributes through ``__pydantic_private__`` and remembers its result (a fast
+    path): after any field changes it equals what a fresh model with those fields builds."""
+    llm = ChatHFEndpoint(base_url="http://127.0.0.1:9")
+    llm._settings()
+    for name, value in changes:
+        setattr(llm, name, value)
+        fresh = ChatHFEndpoint(**{f: getattr(llm, f) for f in ("base_url", "timeout", "max_retries",
+                               "cold_start_timeout", "route", "chat_template", "verify", "allow_insecure_http")})  # fmt: skip
+        assert llm._settings() == fresh._settings()

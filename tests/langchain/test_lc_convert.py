@@ -186,5 +186,5 @@ _MESSAGE = st.one_of(
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_MESSAGE, max_size=4))
 def test_messages_convert_as_langchain_converts_them(messages: list[BaseMessage]) -> None:
-    """Plain text messages take a shortcut; the result is always langchain-core's own conversion."""
+    """langchain-core's own conversion (which only drops reasoning parts, absent here)."""
     assert to_openai_messages(messages) == convert_to_openai_messages(messages, text_format="string")
