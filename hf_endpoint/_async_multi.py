@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from ._async_client import AsyncTGIClient
@@ -79,20 +79,23 @@ class AsyncMultiTGIClient(MultiBase, AsyncTGIClient):
 
     # ------------------------------------------------------------------------------------------- calls
 
-    async def info(self) -> Info | None:
-        return await self._routed(lambda c: c.info())
+    # (the calls return _routed's coroutine instead of awaiting it: each coroutine level between the caller and
+    # aiohttp is resumed on every wake-up of the request)
 
-    async def tokenize(self, text: str) -> list[TokenizedToken]:
-        return await self._routed(lambda c: c.tokenize(text))
+    def info(self) -> Coroutine[Any, Any, Info | None]:
+        return self._routed(lambda c: c.info())
 
-    async def generate(self, prompt: str, **params: Any) -> GenerateResponse:
-        return await self._routed(lambda c: c.generate(prompt, **params))
+    def tokenize(self, text: str) -> Coroutine[Any, Any, list[TokenizedToken]]:
+        return self._routed(lambda c: c.tokenize(text))
+
+    def generate(self, prompt: str, **params: Any) -> Coroutine[Any, Any, GenerateResponse]:
+        return self._routed(lambda c: c.generate(prompt, **params))
 
     async def generate_stream(self, prompt: str, **params: Any) -> AsyncIterator[StreamResponse]:
         async for item in self._routed_stream(lambda c: c.generate_stream(prompt, **params)):
             yield item
 
-    async def chat(
+    def chat(
         self,
         messages: Sequence[Any],
         *,
@@ -101,9 +104,9 @@ class AsyncMultiTGIClient(MultiBase, AsyncTGIClient):
         response_format: Any = None,
         route: Route | None = None,
         **params: Any,
-    ) -> ChatCompletion:
+    ) -> Coroutine[Any, Any, ChatCompletion]:
         kw = {"tools": tools, "tool_choice": tool_choice, "response_format": response_format, "route": route}
-        return await self._routed(lambda c: c.chat(messages, **kw, **params))
+        return self._routed(lambda c: c.chat(messages, **kw, **params))
 
     async def chat_stream(
         self,

@@ -18,7 +18,15 @@ from ._errors import HFEndpointError
 from ._multi_base import MultiBase
 from ._options import ChatOptions, ConnectionOptions, Route
 from ._tgi_chat import ChatConfig
-from ._types import ChatCompletion, ChatCompletionChunk, GenerateResponse, Info, StreamResponse, TokenizedToken
+from ._types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    GenerateResponse,
+    Info,
+    StreamResponse,
+    TokenizedToken,
+    assign,
+)
 
 __all__ = ["MultiTGIClient", "tag"]
 
@@ -30,7 +38,7 @@ _TAGGED = (ChatCompletion, ChatCompletionChunk, GenerateResponse, StreamResponse
 def tag(result: R, url: str) -> R:
     """Mark a result (or streamed item) with the endpoint that answered it."""
     if isinstance(result, _TAGGED):
-        result.endpoint = url
+        assign(result, endpoint=url)
     return result
 
 

@@ -105,6 +105,8 @@ class MultiBase:
                 self._router.released(i)
 
     def _due_probes(self) -> list[int]:
+        if not self._router.cooling:  # (read without the lock: a probe missed now is started by the next request)
+            return []
         with self._lock:
             return self._router.probes_due(time.monotonic())
 

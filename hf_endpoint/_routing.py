@@ -89,6 +89,8 @@ class Router:
         rng: random.Random | None = None,
     ) -> None:
         self.endpoints = [EndpointHealth(*ep) for ep in endpoints]
+        #: How many endpoints are cooling down or waiting for their probe (0: the common case, nothing to probe).
+        self.cooling = 0
         self.cooldown_base = cooldown_base
         self.cooldown_max = cooldown_max
         self._rng = rng or random.Random()
@@ -124,7 +126,9 @@ class Router:
         ep.answered += 1
         ep.streak = 0
         ep.cooldown_until = 0.0
-        ep.probing = False
+        if ep.probing:
+            ep.probing = False
+            self.cooling -= 1
         ep.last_error = None
         ep.latencies.append(latency)
 
@@ -149,7 +153,9 @@ class Router:
         a probe answering while requests still fail does not reset the growing cooldown)."""
         ep = self.endpoints[i]
         ep.probe_running = False
-        ep.probing = False
+        if ep.probing:
+            ep.probing = False
+            self.cooling -= 1
         ep.cooldown_until = 0.0
 
     def probes_due(self, now: float) -> list[int]:
@@ -169,7 +175,9 @@ class Router:
         else:
             cooldown = min(self.cooldown_base * 2 ** (ep.streak - 1), self.cooldown_max)
         ep.cooldown_until = max(ep.cooldown_until, now + cooldown)
-        ep.probing = True
+        if not ep.probing:
+            ep.probing = True
+            self.cooling += 1
         return cooldown
 
     def stats(self, now: float) -> list[dict[str, Any]]:
