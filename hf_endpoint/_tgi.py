@@ -224,7 +224,6 @@ def parse_generate_response(resp: Response, path: str, cls: type[G] = GenerateRe
             raise ResponseError(f"unexpected {path} answer: {str(doc)[:200]}", url=resp.url) from exc
     prompt_tokens = resp.headers.get("x-prompt-tokens")
     count = int(prompt_tokens) if prompt_tokens and prompt_tokens.isdigit() else None
-    # (without pydantic's __setattr__)
     assign(out, prompt_tokens=count, request_id=resp.request_id, timings=server_timings(resp.headers))
     return out
 

@@ -88,10 +88,10 @@ def trusted(cls: type[M], values: dict[str, Any]) -> M:
 
 
 def assign(model: BaseModel, **values: Any) -> None:
-    """``model.name = value`` for each, as pydantic does it for our models (no validate_assignment, no frozen or
-    private fields): into ``__dict__`` and ``model_fields_set``, without ``BaseModel.__setattr__``'s dispatch."""
-    model.__dict__.update(values)
-    model.__pydantic_fields_set__.update(values)
+    """``model.name = value`` for each. (Plain ``setattr``: writing ``__dict__`` and the fields-set directly saved 3%
+    of a chat request's instructions at 50 in flight, under the 5% a shortcut into pydantic must pay.)"""
+    for name, value in values.items():
+        setattr(model, name, value)
 
 
 def _none_as_empty_list(v: Any) -> Any:

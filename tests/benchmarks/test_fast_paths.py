@@ -1,8 +1,9 @@
 """The transport's hot-path shortcuts, made for the benchmarks, behave exactly as the plain code they replace.
 
 Each shortcut is checked against a reference written the plain way: ``StopTrimmer`` against the original suffix
-search, ``assign`` and ``trusted`` against pydantic's ``__setattr__`` and ``model_construct``. (``SSEDecoder.feed``
-is checked against line-by-line decoding in tests/transport/test_sse.py.)
+search, ``trusted`` against pydantic's ``model_construct``, the native stream's dict events and ``GenerateSummary``
+against the full parse. (``SSEDecoder.feed`` is checked against line-by-line decoding in tests/transport/test_sse.py,
+the built-in templates' Python renderers against Jinja in tests/transport/test_templates.py.)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from hf_endpoint import HFEndpointError
 from hf_endpoint._native_chat import NativeChatPlan, NativeChatStreamConverter
 from hf_endpoint._protocol import StopTrimmer
-from hf_endpoint._types import ChatCompletion, ChatCompletionChunk, ChoiceDelta, ChunkChoice, assign, trusted
+from hf_endpoint._types import ChatCompletionChunk, ChoiceDelta, ChunkChoice, trusted
 
 
 class _ReferenceTrimmer:
@@ -62,15 +63,6 @@ def test_stop_trimmer_matches_the_reference(stops: list[str], pieces: list[str])
     fast, ref = StopTrimmer(stops), _ReferenceTrimmer(stops)
     assert [fast.feed(p) for p in pieces] == [ref.feed(p) for p in pieces]
     assert fast.finish() == ref.finish()
-
-
-def test_assign_is_pydantic_setattr() -> None:
-    body = b'{"id":"","choices":[{"message":{"content":"hi"},"finish_reason":"eos_token"}]}'
-    a, b = ChatCompletion.model_validate_json(body), ChatCompletion.model_validate_json(body)
-    a.object, a.id, a.request_id, a.route = "chat.completion", "x", "r", "chat"
-    assign(b, object="chat.completion", id="x", request_id="r", route="chat")
-    assert a.__dict__ == b.__dict__ and a.model_fields_set == b.model_fields_set
-    assert a.model_dump(exclude_unset=True) == b.model_dump(exclude_unset=True)
 
 
 def _same_as_constructed(m: object) -> None:
