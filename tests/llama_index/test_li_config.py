@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from llama_index.core.base.llms.types import ChatMessage
 
-from hf_endpoint import InvalidRequestError
+from hf_endpoint import Info, InvalidRequestError
 from hf_endpoint.server import LocalServer
 from llama_index_hf_endpoint import HFEndpoint
 
@@ -185,3 +187,27 @@ def test_imports_no_langchain() -> None:
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("max_tokens"), st.none() | st.integers(1, 4096)),
+            st.tuples(st.just("context_window"), st.none() | st.integers(16, 8192)),
+            st.tuples(st.just("model"), st.none() | st.sampled_from(["a", "b"])),
+            st.tuples(st.just("is_chat_model"), st.booleans()),
+            st.tuples(st.just("_info"), st.none() | st.builds(Info, model_id=st.sampled_from(["m1", "m2"]),
+                                                              max_total_tokens=st.integers(64, 4096))),
+        ),
+        max_size=6,
+    )
+)  # fmt: skip
+def test_payload_follows_every_change(changes: list[tuple[str, Any]]) -> None:
+    """to_payload reads its private attributes through __pydantic_private__ (a fast path): after any change it is
+    what the plain attribute reads give (``metadata``)."""
+    llm = HFEndpoint(base_url="http://127.0.0.1:9")
+    llm._info_known = True  # (nothing to fetch: the server is not there)
+    for name, value in changes:
+        setattr(llm, name, value)
+        assert llm.to_payload() == {"class_name": "HFEndpoint", **llm.metadata.model_dump()}
