@@ -10,9 +10,10 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ._async_client import AsyncTGIClient
+from ._async_shell import AsyncShell
 from ._errors import HFEndpointError
 from ._multi import tag
 from ._multi_base import MultiBase
@@ -21,9 +22,10 @@ from ._routing import Failover
 from ._tgi_chat import ChatConfig
 from ._types import ChatCompletion, ChatCompletionChunk, GenerateResponse, Info, StreamResponse, TokenizedToken
 
-__all__ = ["AsyncMultiTGIClient"]
+__all__ = ["AsyncMultiTGIClient", "AsyncRouted"]
 
 R = TypeVar("R")
+CL = TypeVar("CL", bound=AsyncShell)
 
 logger = logging.getLogger("hf_endpoint")
 
@@ -42,20 +44,10 @@ class _Opened:
         self.first: asyncio.Future[Any] = asyncio.ensure_future(items.__anext__())
 
 
-class AsyncMultiTGIClient(MultiBase, AsyncTGIClient):
-    """:class:`~hf_endpoint.AsyncTGIClient` over several endpoints (see :class:`~hf_endpoint._multi.MultiTGIClient`);
-    ``hedge_after=`` hedges streams."""
+class AsyncRouted(MultiBase, Generic[CL]):
+    """The asynchronous routing loop over the inner clients (shared by the TGI and TEI several-endpoint clients)."""
 
-    _clients: list[AsyncTGIClient]
-
-    def _init_tgi(self, options: ConnectionOptions, chat: ChatOptions) -> None:
-        self._options = options
-        self._chat_options = chat
-        self._chat = ChatConfig.load(chat)
-        self._init_endpoints(options, chat, AsyncTGIClient)
-
-    async def __aenter__(self) -> AsyncMultiTGIClient:
-        return self
+    _clients: list[CL]
 
     async def aclose(self) -> None:
         for client in self._clients:
@@ -73,58 +65,9 @@ class AsyncMultiTGIClient(MultiBase, AsyncTGIClient):
         """True when at least one endpoint answers ``GET /health`` with 200."""
         return any(await asyncio.gather(*(client.health() for client in self._clients)))
 
-    @property
-    def served_model(self) -> str | None:
-        return next((c.served_model for c in self._clients if c.served_model), None)
-
-    # ------------------------------------------------------------------------------------------- calls
-
-    # (the calls return _routed's coroutine instead of awaiting it: each coroutine level between the caller and
-    # aiohttp is resumed on every wake-up of the request)
-
-    def info(self) -> Coroutine[Any, Any, Info | None]:
-        return self._routed(lambda c: c.info())
-
-    def tokenize(self, text: str) -> Coroutine[Any, Any, list[TokenizedToken]]:
-        return self._routed(lambda c: c.tokenize(text))
-
-    def generate(self, prompt: str, **params: Any) -> Coroutine[Any, Any, GenerateResponse]:
-        return self._routed(lambda c: c.generate(prompt, **params))
-
-    async def generate_stream(self, prompt: str, **params: Any) -> AsyncIterator[StreamResponse]:
-        async for item in self._routed_stream(lambda c: c.generate_stream(prompt, **params)):
-            yield item
-
-    def chat(
-        self,
-        messages: Sequence[Any],
-        *,
-        tools: Sequence[Any] | None = None,
-        tool_choice: Any = None,
-        response_format: Any = None,
-        route: Route | None = None,
-        **params: Any,
-    ) -> Coroutine[Any, Any, ChatCompletion]:
-        kw = {"tools": tools, "tool_choice": tool_choice, "response_format": response_format, "route": route}
-        return self._routed(lambda c: c.chat(messages, **kw, **params))
-
-    async def chat_stream(
-        self,
-        messages: Sequence[Any],
-        *,
-        tools: Sequence[Any] | None = None,
-        tool_choice: Any = None,
-        response_format: Any = None,
-        route: Route | None = None,
-        **params: Any,
-    ) -> AsyncIterator[ChatCompletionChunk]:
-        kw = {"tools": tools, "tool_choice": tool_choice, "response_format": response_format, "route": route}
-        async for item in self._routed_stream(lambda c: c.chat_stream(messages, **kw, **params)):
-            yield item
-
     # ------------------------------------------------------------------------------------------- routing
 
-    async def _routed(self, fn: Callable[[AsyncTGIClient], Awaitable[R]]) -> R:
+    async def _routed(self, fn: Callable[[CL], Awaitable[R]]) -> R:
         self._start_probes()
         walk = self._begin()
         while True:
@@ -144,7 +87,7 @@ class AsyncMultiTGIClient(MultiBase, AsyncTGIClient):
             self._succeeded(i, time.monotonic() - started)
             return tag(result, self._url(i))
 
-    async def _routed_stream(self, open_stream: Callable[[AsyncTGIClient], AsyncIterator[R]]) -> AsyncIterator[R]:
+    async def _routed_stream(self, open_stream: Callable[[CL], AsyncIterator[R]]) -> AsyncIterator[R]:
         """Moves to another endpoint until the first item arrives (hedged after ``hedge_after``); after it, an error
         is raised, not replayed."""
         self._start_probes()
@@ -181,7 +124,7 @@ class AsyncMultiTGIClient(MultiBase, AsyncTGIClient):
             await _aclose(items)
 
     async def _first(
-        self, walk: Failover, opened: _Opened, open_stream: Callable[[AsyncTGIClient], AsyncIterator[Any]]
+        self, walk: Failover, opened: _Opened, open_stream: Callable[[CL], AsyncIterator[Any]]
     ) -> _Opened | None:
         """The attempt whose first item arrived (its ``first`` holds it, or ``StopAsyncIteration``); None when all
         of this walk's attempts failed in a way that moves the request (the caller asks the walk for the next)."""
@@ -231,6 +174,67 @@ class AsyncMultiTGIClient(MultiBase, AsyncTGIClient):
 
     async def _probe(self, i: int) -> None:
         self._probe_done(i, await self._clients[i].health())
+
+
+class AsyncMultiTGIClient(AsyncRouted[AsyncTGIClient], AsyncTGIClient):
+    """:class:`~hf_endpoint.AsyncTGIClient` over several endpoints (see :class:`~hf_endpoint._multi.MultiTGIClient`);
+    ``hedge_after=`` hedges streams."""
+
+    _clients: list[AsyncTGIClient]
+
+    def _init_tgi(self, options: ConnectionOptions, chat: ChatOptions) -> None:
+        self._options = options
+        self._chat_options = chat
+        self._chat = ChatConfig.load(chat)
+        self._init_endpoints(options, chat, AsyncTGIClient)
+
+    async def __aenter__(self) -> AsyncMultiTGIClient:
+        return self
+
+    # ------------------------------------------------------------------------------------------- calls
+
+    # (the calls return _routed's coroutine instead of awaiting it: each coroutine level between the caller and
+    # aiohttp is resumed on every wake-up of the request)
+
+    def info(self) -> Coroutine[Any, Any, Info | None]:
+        return self._routed(lambda c: c.info())
+
+    def tokenize(self, text: str) -> Coroutine[Any, Any, list[TokenizedToken]]:
+        return self._routed(lambda c: c.tokenize(text))
+
+    def generate(self, prompt: str, **params: Any) -> Coroutine[Any, Any, GenerateResponse]:
+        return self._routed(lambda c: c.generate(prompt, **params))
+
+    async def generate_stream(self, prompt: str, **params: Any) -> AsyncIterator[StreamResponse]:
+        async for item in self._routed_stream(lambda c: c.generate_stream(prompt, **params)):
+            yield item
+
+    def chat(
+        self,
+        messages: Sequence[Any],
+        *,
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        response_format: Any = None,
+        route: Route | None = None,
+        **params: Any,
+    ) -> Coroutine[Any, Any, ChatCompletion]:
+        kw = {"tools": tools, "tool_choice": tool_choice, "response_format": response_format, "route": route}
+        return self._routed(lambda c: c.chat(messages, **kw, **params))
+
+    async def chat_stream(
+        self,
+        messages: Sequence[Any],
+        *,
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        response_format: Any = None,
+        route: Route | None = None,
+        **params: Any,
+    ) -> AsyncIterator[ChatCompletionChunk]:
+        kw = {"tools": tools, "tool_choice": tool_choice, "response_format": response_format, "route": route}
+        async for item in self._routed_stream(lambda c: c.chat_stream(messages, **kw, **params)):
+            yield item
 
 
 async def _aclose(items: AsyncIterator[Any]) -> None:

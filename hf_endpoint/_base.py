@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._auth import Secret
 from ._endpoint import EndpointState
 from ._images import PAYLOAD_LIMIT as TGI_PAYLOAD_LIMIT
+from ._multi_base import MultiDispatch
 from ._options import BaseURL, ChatOptions, ConnectionOptions, Route, parse_endpoints
 from ._plan import Plan, Steps
 from ._templates import ChatTemplate
@@ -21,32 +22,13 @@ __all__ = ["TGIBase"]
 C = TypeVar("C", bound="TGIBase")
 
 
-class TGIBase:
+class TGIBase(MultiDispatch):
     """The TGI clients' constructor and state; the shell (sync or async) comes from the subclass."""
 
     _state: EndpointState
     _chat: ChatConfig
     _chat_options: ChatOptions
     _options: ConnectionOptions
-
-    #: The class a list of endpoints makes (``_multi``), set by the concrete clients.
-    _multi_class: str | None = None
-
-    def __new__(cls, base_url: BaseURL | None = None, *args: Any, **kwargs: Any) -> Any:
-        # Several endpoints (``base_url=[...]``) make the client's multi-endpoint subclass; one URL, this class.
-        multi = cls._multi_class is not None and base_url is not None and not isinstance(base_url, str)
-        if multi and parse_endpoints(base_url)[1]:  # type: ignore[arg-type]
-            return object.__new__(cls._load_multi())
-        return object.__new__(cls)
-
-    @classmethod
-    def _load_multi(cls) -> type[Any]:
-        from importlib import import_module
-
-        assert cls._multi_class is not None
-        module, name = cls._multi_class.rsplit(":", 1)
-        multi: type[Any] = getattr(import_module(module, __package__), name)
-        return multi
 
     def __init__(
         self,
@@ -101,9 +83,7 @@ class TGIBase:
     @classmethod
     def from_options(cls: type[C], options: ConnectionOptions, chat: ChatOptions | None = None) -> C:
         """A client from already validated options (the adapters, ``completion()`` and the shared pool)."""
-        if options.endpoints and cls._multi_class is not None:
-            cls = cls._load_multi()
-        client = object.__new__(cls)
+        client: C = object.__new__(cls._class_for(options))
         client._init_tgi(options, chat or ChatOptions())
         return client
 

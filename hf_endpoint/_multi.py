@@ -11,12 +11,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ._client import TGIClient
 from ._errors import HFEndpointError
 from ._multi_base import MultiBase
 from ._options import ChatOptions, ConnectionOptions, Route
+from ._sync_shell import SyncShell
 from ._tgi_chat import ChatConfig
 from ._types import (
     ChatCompletion,
@@ -28,9 +29,10 @@ from ._types import (
     assign,
 )
 
-__all__ = ["MultiTGIClient", "tag"]
+__all__ = ["MultiTGIClient", "SyncRouted", "tag"]
 
 R = TypeVar("R")
+CL = TypeVar("CL", bound=SyncShell)
 
 _TAGGED = (ChatCompletion, ChatCompletionChunk, GenerateResponse, StreamResponse)
 
@@ -42,25 +44,10 @@ def tag(result: R, url: str) -> R:
     return result
 
 
-class MultiTGIClient(MultiBase, TGIClient):
-    """:class:`~hf_endpoint.TGIClient` over several endpoints: the same methods, plus :meth:`endpoint_stats`.
+class SyncRouted(MultiBase, Generic[CL]):
+    """The synchronous routing loop over the inner clients (shared by the TGI and TEI several-endpoint clients)."""
 
-    Results carry ``endpoint`` (the URL that answered). A call fails only when every endpoint failed within the
-    budget (``max_retries`` rounds; ``cold_start_timeout`` while endpoints wake), with
-    :class:`~hf_endpoint.AllEndpointsFailedError` listing each endpoint's answer; a rejected request (4xx other
-    than 408/429) raises at once, as on one endpoint.
-    """
-
-    _clients: list[TGIClient]
-
-    def _init_tgi(self, options: ConnectionOptions, chat: ChatOptions) -> None:
-        self._options = options
-        self._chat_options = chat
-        self._chat = ChatConfig.load(chat)
-        self._init_endpoints(options, chat, TGIClient)
-
-    def __enter__(self) -> MultiTGIClient:
-        return self
+    _clients: list[CL]
 
     def close(self) -> None:
         for client in self._clients:
@@ -70,53 +57,9 @@ class MultiTGIClient(MultiBase, TGIClient):
         """True when at least one endpoint answers ``GET /health`` with 200."""
         return any(client.health() for client in self._clients)
 
-    @property
-    def served_model(self) -> str | None:
-        return next((c.served_model for c in self._clients if c.served_model), None)
-
-    # ------------------------------------------------------------------------------------------- calls
-
-    def info(self) -> Info | None:
-        return self._routed(lambda c: c.info())
-
-    def tokenize(self, text: str) -> list[TokenizedToken]:
-        return self._routed(lambda c: c.tokenize(text))
-
-    def generate(self, prompt: str, **params: Any) -> GenerateResponse:
-        return self._routed(lambda c: c.generate(prompt, **params))
-
-    def generate_stream(self, prompt: str, **params: Any) -> Iterator[StreamResponse]:
-        return self._routed_stream(lambda c: c.generate_stream(prompt, **params))
-
-    def chat(
-        self,
-        messages: Sequence[Any],
-        *,
-        tools: Sequence[Any] | None = None,
-        tool_choice: Any = None,
-        response_format: Any = None,
-        route: Route | None = None,
-        **params: Any,
-    ) -> ChatCompletion:
-        kw = {"tools": tools, "tool_choice": tool_choice, "response_format": response_format, "route": route}
-        return self._routed(lambda c: c.chat(messages, **kw, **params))
-
-    def chat_stream(
-        self,
-        messages: Sequence[Any],
-        *,
-        tools: Sequence[Any] | None = None,
-        tool_choice: Any = None,
-        response_format: Any = None,
-        route: Route | None = None,
-        **params: Any,
-    ) -> Iterator[ChatCompletionChunk]:
-        kw = {"tools": tools, "tool_choice": tool_choice, "response_format": response_format, "route": route}
-        return self._routed_stream(lambda c: c.chat_stream(messages, **kw, **params))
-
     # ------------------------------------------------------------------------------------------- routing
 
-    def _routed(self, fn: Callable[[TGIClient], R]) -> R:
+    def _routed(self, fn: Callable[[CL], R]) -> R:
         self._start_probes()
         walk = self._begin()
         while True:
@@ -136,7 +79,7 @@ class MultiTGIClient(MultiBase, TGIClient):
             self._succeeded(i, time.monotonic() - started)
             return tag(result, self._url(i))
 
-    def _routed_stream(self, open_stream: Callable[[TGIClient], Iterator[R]]) -> Iterator[R]:
+    def _routed_stream(self, open_stream: Callable[[CL], Iterator[R]]) -> Iterator[R]:
         """Moves to another endpoint until the first item arrives; after it, an error is raised, not replayed."""
         self._start_probes()
         walk = self._begin()
@@ -186,3 +129,64 @@ class MultiTGIClient(MultiBase, TGIClient):
 
     def _probe(self, i: int) -> None:
         self._probe_done(i, self._clients[i].health())
+
+
+class MultiTGIClient(SyncRouted[TGIClient], TGIClient):
+    """:class:`~hf_endpoint.TGIClient` over several endpoints: the same methods, plus :meth:`endpoint_stats`.
+
+    Results carry ``endpoint`` (the URL that answered). A call fails only when every endpoint failed within the
+    budget (``max_retries`` rounds; ``cold_start_timeout`` while endpoints wake), with
+    :class:`~hf_endpoint.AllEndpointsFailedError` listing each endpoint's answer; a rejected request (4xx other
+    than 408/429) raises at once, as on one endpoint.
+    """
+
+    _clients: list[TGIClient]
+
+    def _init_tgi(self, options: ConnectionOptions, chat: ChatOptions) -> None:
+        self._options = options
+        self._chat_options = chat
+        self._chat = ChatConfig.load(chat)
+        self._init_endpoints(options, chat, TGIClient)
+
+    def __enter__(self) -> MultiTGIClient:
+        return self
+
+    # ------------------------------------------------------------------------------------------- calls
+
+    def info(self) -> Info | None:
+        return self._routed(lambda c: c.info())
+
+    def tokenize(self, text: str) -> list[TokenizedToken]:
+        return self._routed(lambda c: c.tokenize(text))
+
+    def generate(self, prompt: str, **params: Any) -> GenerateResponse:
+        return self._routed(lambda c: c.generate(prompt, **params))
+
+    def generate_stream(self, prompt: str, **params: Any) -> Iterator[StreamResponse]:
+        return self._routed_stream(lambda c: c.generate_stream(prompt, **params))
+
+    def chat(
+        self,
+        messages: Sequence[Any],
+        *,
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        response_format: Any = None,
+        route: Route | None = None,
+        **params: Any,
+    ) -> ChatCompletion:
+        kw = {"tools": tools, "tool_choice": tool_choice, "response_format": response_format, "route": route}
+        return self._routed(lambda c: c.chat(messages, **kw, **params))
+
+    def chat_stream(
+        self,
+        messages: Sequence[Any],
+        *,
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        response_format: Any = None,
+        route: Route | None = None,
+        **params: Any,
+    ) -> Iterator[ChatCompletionChunk]:
+        kw = {"tools": tools, "tool_choice": tool_choice, "response_format": response_format, "route": route}
+        return self._routed_stream(lambda c: c.chat_stream(messages, **kw, **params))

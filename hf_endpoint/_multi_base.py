@@ -16,11 +16,11 @@ import time
 from typing import Any
 
 from ._errors import HFEndpointError
-from ._options import ChatOptions, ConnectionOptions, EndpointSpec
+from ._options import BaseURL, ConnectionOptions, EndpointSpec, parse_endpoints
 from ._retry import RetryPolicy
 from ._routing import Failover, Router
 
-__all__ = ["MultiBase"]
+__all__ = ["MultiBase", "MultiDispatch"]
 
 logger = logging.getLogger("hf_endpoint")
 
@@ -40,6 +40,34 @@ def inner_options(options: ConnectionOptions, spec: EndpointSpec) -> ConnectionO
     )
 
 
+class MultiDispatch:
+    """``Client([url, url])`` makes the client's several-endpoint subclass (named by ``_multi_class``, imported on
+    first use); one URL makes the client itself."""
+
+    #: ``"module:Class"`` of the several-endpoint subclass, set by the concrete clients.
+    _multi_class: str | None = None
+
+    def __new__(cls, base_url: BaseURL | None = None, *args: Any, **kwargs: Any) -> Any:
+        multi = cls._multi_class is not None and base_url is not None and not isinstance(base_url, str)
+        if multi and parse_endpoints(base_url)[1]:  # type: ignore[arg-type]
+            return object.__new__(cls._load_multi())
+        return object.__new__(cls)
+
+    @classmethod
+    def _load_multi(cls) -> type[Any]:
+        from importlib import import_module
+
+        assert cls._multi_class is not None
+        module, name = cls._multi_class.rsplit(":", 1)
+        multi: type[Any] = getattr(import_module(module, __package__), name)
+        return multi
+
+    @classmethod
+    def _class_for(cls, options: ConnectionOptions) -> type[Any]:
+        """The class ``from_options`` makes: the several-endpoint one when the options list endpoints."""
+        return cls._load_multi() if options.endpoints and cls._multi_class is not None else cls
+
+
 class MultiBase:
     """The inner clients, the router and the lock that guards it (mixed into the multi clients)."""
 
@@ -49,9 +77,14 @@ class MultiBase:
     _lock: threading.Lock
     _options: ConnectionOptions
 
-    def _init_endpoints(self, options: ConnectionOptions, chat: ChatOptions, inner: type[Any]) -> None:
+    def _init_endpoints(self, options: ConnectionOptions, protocol: Any, inner: type[Any]) -> None:
+        """One ``inner`` client per endpoint; ``protocol`` (ChatOptions, TEIOptions) takes the endpoint's route."""
+        self._options = options
         self._clients = [
-            inner.from_options(inner_options(options, spec), dataclasses.replace(chat, route=spec.route or chat.route))
+            inner.from_options(
+                inner_options(options, spec),
+                dataclasses.replace(protocol, route=spec.route) if spec.route is not None else protocol,
+            )
             for spec in options.endpoints
         ]
         self._router = Router([(spec.url, spec.weight, spec.priority) for spec in options.endpoints])
@@ -65,6 +98,10 @@ class MultiBase:
         the last 1000 answers; a stream's latency is its time to first item)."""
         with self._lock:
             return self._router.stats(time.monotonic())
+
+    @property
+    def served_model(self) -> str | None:
+        return next((c.served_model for c in self._clients if c.served_model), None)
 
     @property
     def endpoints(self) -> list[str]:

@@ -25,6 +25,8 @@ class AsyncTEIClient(TEIBase, AsyncShell):
     ``max_concurrent_requests`` permits, one per input, would run out); when one fails, the others are cancelled
     and its error names the inputs it held."""
 
+    _multi_class = "._tei_multi:AsyncMultiTEIClient"
+
     async def __aenter__(self) -> AsyncTEIClient:
         return self
 

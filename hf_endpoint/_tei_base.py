@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from ._auth import Secret
-from ._options import DEFAULT_PAYLOAD_LIMIT, ConnectionOptions, TEIOptions, TEIRoute
+from ._multi_base import MultiDispatch
+from ._options import DEFAULT_PAYLOAD_LIMIT, BaseURL, ConnectionOptions, TEIOptions, TEIRoute, parse_endpoints
 from ._tei_core import TEIPlanner
 
 __all__ = ["TEIBase"]
@@ -15,14 +16,15 @@ __all__ = ["TEIBase"]
 C = TypeVar("C", bound="TEIBase")
 
 
-class TEIBase:
+class TEIBase(MultiDispatch):
     """The TEI clients' constructor and state; the shell (sync or async) comes from the subclass.
 
     Connection options are the TGI clients' (``api_key`` or ``HF_TOKEN``..., ``timeout``, ``connect_timeout``,
     ``max_retries``, ``cold_start_timeout``, ``scale_up_timeout``, ``headers``, ``verify``, ``allow_insecure_http``,
     ``max_connections``: see :class:`hf_endpoint._options.ConnectionOptions`); the TEI options (``route``,
     ``max_batch_size``, ``payload_limit``, ``max_concurrency``, ``model``):
-    :class:`hf_endpoint._options.TEIOptions`.
+    :class:`hf_endpoint._options.TEIOptions`. Several endpoints (``base_url=[...]``, as for the TGI clients): each
+    call goes to one of them, and moves to another when that one fails (``hf_endpoint._tei_multi``).
     """
 
     _planner: TEIPlanner
@@ -31,7 +33,7 @@ class TEIBase:
 
     def __init__(
         self,
-        base_url: str,
+        base_url: BaseURL,
         *,
         api_key: str | Secret | None = None,
         timeout: float | None = 300.0,
@@ -49,8 +51,10 @@ class TEIBase:
         max_concurrency: int = 4,
         model: str | None = None,
     ) -> None:
+        first, endpoints = parse_endpoints(base_url)
         options = ConnectionOptions(
-            base_url,
+            first,
+            endpoints=endpoints,
             api_key=Secret(api_key) if isinstance(api_key, str) else api_key,
             timeout=timeout,
             connect_timeout=connect_timeout,
@@ -69,7 +73,7 @@ class TEIBase:
     @classmethod
     def from_options(cls: type[C], options: ConnectionOptions, tei: TEIOptions | None = None) -> C:
         """A client from already validated options (the adapters)."""
-        client = cls.__new__(cls)
+        client: C = object.__new__(cls._class_for(options))
         client._init_tei(options, tei or TEIOptions())
         return client
 

@@ -34,6 +34,8 @@ class TEIClient(TEIBase, SyncShell):
     Constructor options: :class:`hf_endpoint._tei_base.TEIBase`.
     """
 
+    _multi_class = "._tei_multi:MultiTEIClient"
+
     def __enter__(self) -> TEIClient:
         return self
 

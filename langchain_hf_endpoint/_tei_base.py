@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from hf_endpoint import Secret, rename_arguments, resolve_token
-from hf_endpoint._options import ConnectionOptions, TEIOptions
+from hf_endpoint._options import ConnectionOptions, TEIOptions, parse_endpoints
 
 from ._tei_clients import TEISettings, aclose_async_client, close_sync_client, get_async_client, get_sync_client
 
@@ -54,8 +54,9 @@ class TEIConnection(BaseModel):
     # hide_input_in_errors: a validation error would otherwise print the constructor's arguments, the key included.
     model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
 
-    base_url: str = Field(default="", alias="endpoint_url")
-    """The endpoint or server root URL."""
+    base_url: str | list[str | tuple[str, dict[str, Any]]] = Field(default="", alias="endpoint_url")
+    """The endpoint or server root URL, or several (URLs or ``(url, {"api_key", "weight", "route"})`` pairs): each
+    call goes to one of them and moves to another when that one fails."""
     api_key: SecretStr | None = None
     """The Hugging Face token; read from ``HF_TOKEN`` (and the other usual variables) when not given."""
     timeout: float | None = None
@@ -92,8 +93,9 @@ class TEIConnection(BaseModel):
                 f"{name} needs base_url= (alias endpoint_url=): the TEI endpoint's URL, e.g. "
                 "https://xyz.us-east-1.aws.endpoints.huggingface.cloud or http://127.0.0.1:8080"
             )
-        if not self.base_url.startswith(("http://", "https://")):
+        if isinstance(self.base_url, str) and not self.base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url={self.base_url!r} is not an http(s) URL")
+        parse_endpoints(self.base_url)  # (several endpoints: checked now, as one URL is)
         if self.api_key is None:
             token = resolve_token(None)
             if token is not None:
@@ -117,8 +119,10 @@ class TEIConnection(BaseModel):
         if token is not None and self._token_from_env:
             found = resolve_token(None)  # the same token, with where it was found (for a 401's message)
             token = found if found == token else token
+        first, endpoints = parse_endpoints(self.base_url)
         connection = ConnectionOptions(
-            self.base_url,
+            first,
+            endpoints=endpoints,
             api_key=token,
             token_from_env=self._token_from_env,
             timeout=self.timeout or 300.0,

@@ -10,7 +10,7 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.constants import DEFAULT_EMBED_BATCH_SIZE
 
 from hf_endpoint import Secret
-from hf_endpoint._options import TEIOptions
+from hf_endpoint._options import TEIOptions, parse_endpoints
 
 from ._tei import TEIConnection, constructor_arguments
 
@@ -85,12 +85,14 @@ class HFEndpointEmbedding(TEIConnection, BaseEmbedding):
     _batching_known: bool = PrivateAttr(default=False)
     _given: tuple[int | None, int | None] = PrivateAttr(default=(None, None))
 
-    def __init__(self, base_url: str | None = None, *, api_key: str | Secret | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, base_url: str | list[Any] | None = None, *, api_key: str | Secret | None = None, **kwargs: Any
+    ) -> None:
         """Unknown arguments are refused (pydantic would drop them), naming the one probably meant; the names of
         LlamaIndex's TEI and Hugging Face classes are taken (``token``, ``auth_token``, ``model_url``,
         ``truncate_text``)."""
         args, key = constructor_arguments(type(self), {"base_url": base_url, "api_key": api_key}, kwargs)
-        args.setdefault("model_name", args["base_url"])
+        args.setdefault("model_name", parse_endpoints(args["base_url"])[0])
         super().__init__(**args)
         given = self.model_fields_set
         self._given = (self.embed_batch_size if "embed_batch_size" in given else None,

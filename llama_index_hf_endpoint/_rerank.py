@@ -17,6 +17,7 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 from llama_index_instrumentation import get_dispatcher
 
 from hf_endpoint import ResponseError, Secret
+from hf_endpoint._options import parse_endpoints
 
 from ._tei import TEIConnection, constructor_arguments
 
@@ -73,7 +74,9 @@ class HFEndpointRerank(TEIConnection, BaseNodePostprocessor):
     )
     raw_scores: bool = Field(default=False, description="The model's raw logits instead of scores in 0..1.")
 
-    def __init__(self, base_url: str | None = None, *, api_key: str | Secret | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, base_url: str | list[Any] | None = None, *, api_key: str | Secret | None = None, **kwargs: Any
+    ) -> None:
         """Unknown arguments are refused (pydantic would drop them), naming the one probably meant; the names of
         LlamaIndex's TEI and Hugging Face classes are taken (``token``, ``auth_token``, ``model_url``,
         ``truncate_text``)."""
@@ -87,14 +90,14 @@ class HFEndpointRerank(TEIConnection, BaseNodePostprocessor):
 
     def _start(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None) -> tuple[str, list[str]]:
         dispatcher.event(ReRankStartEvent(query=query_bundle, nodes=nodes, top_n=self.top_n or len(nodes),
-                                          model_name=self.base_url))  # fmt: skip
+                                          model_name=parse_endpoints(self.base_url)[0]))  # fmt: skip
         if query_bundle is None:
             raise ValueError("HFEndpointRerank needs the query: postprocess_nodes(nodes, query_str=...)")
         return query_bundle.query_str, [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
 
     def _payload(self, nodes: list[NodeWithScore], query: str) -> dict[str, Any]:
-        return {EventPayload.NODES: nodes, EventPayload.MODEL_NAME: self.base_url, EventPayload.QUERY_STR: query,
-                EventPayload.TOP_K: self.top_n}  # fmt: skip
+        return {EventPayload.NODES: nodes, EventPayload.MODEL_NAME: parse_endpoints(self.base_url)[0],
+                EventPayload.QUERY_STR: query, EventPayload.TOP_K: self.top_n}  # fmt: skip
 
     def _params(self) -> dict[str, Any]:
         return {"top_n": self.top_n, "raw_scores": self.raw_scores, "truncate": self.truncate,

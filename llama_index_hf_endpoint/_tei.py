@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr
 
 from hf_endpoint import InvalidRequestError, Secret, rename_arguments, resolve_token
-from hf_endpoint._options import ConnectionOptions, TEIOptions
+from hf_endpoint._options import ConnectionOptions, TEIOptions, parse_endpoints
 from hf_endpoint._pool import shared
 
 if TYPE_CHECKING:
@@ -63,7 +63,10 @@ def constructor_arguments(
 class TEIConnection(BaseModel):
     """The connection fields, and the clients made from them (a mixin of the two LlamaIndex classes)."""
 
-    base_url: str = Field(description="The TEI server's or Inference Endpoint's root URL.")
+    base_url: str | list[str | tuple[str, dict[str, Any]]] = Field(
+        description="The TEI server's or Inference Endpoint's root URL, or several (URLs or (url, {'api_key', "
+        "'weight', 'route'}) pairs): each call goes to one and moves to another when that one fails."
+    )
     timeout: float = Field(default=300.0, gt=0, description="Seconds to wait for the server's answer.")
     max_retries: int = Field(default=3, ge=0, description="Retries of 429s, cold starts and connection failures.")
     cold_start_timeout: float = Field(
@@ -92,8 +95,10 @@ class TEIConnection(BaseModel):
         transport does not send it over plain HTTP to a remote host (an explicit one there needs
         ``allow_insecure_http=True``)."""
         self._api_key = resolve_token(api_key) if api_key else None  # (explicit only: handed to copies)
+        first, endpoints = parse_endpoints(self.base_url)
         connection = ConnectionOptions(
-            self.base_url,
+            first,
+            endpoints=endpoints,
             api_key=self._api_key or resolve_token(None),
             token_from_env=self._api_key is None,
             timeout=self.timeout,
