@@ -112,7 +112,13 @@ class MultiBase:
 
     def _next(self, walk: Failover) -> tuple[int | None, float]:
         with self._lock:
-            return walk.next(time.monotonic())
+            i, wait = walk.next(time.monotonic())
+        if i is None and walk.last is not None:  # (a round ended: every endpoint failed this request once)
+            logger.warning(
+                "hf_endpoint: all %d endpoints failed (last: %s); trying again in %.1f s",
+                len(self._router.endpoints), _short(walk.last), wait,
+            )  # fmt: skip
+        return i, wait
 
     def _failed(self, walk: Failover, i: int, err: HFEndpointError) -> None:
         """Record a failed attempt; re-raises ``err`` when it is the request's own (not the endpoint's)."""

@@ -156,7 +156,26 @@ def test_every_endpoint_failing_lists_each_answer(srvs: list[LocalServer], kind:
         with pytest.raises(AllEndpointsFailedError) as info:
             t.chat(MSG, max_tokens=3)
         assert set(info.value.errors) == {a.url, dead}
+        assert info.value.status_code in (500, None)
         assert "CUDA error" in str(info.value) and dead in str(info.value)
+    finally:
+        t.close()
+
+
+def test_a_round_where_all_fail_waits_by_max_retries_then_raises(
+    srvs: list[LocalServer], kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b = srvs[:2]
+    for s in (a, b):
+        s.configure(**FAULTS["429"])
+    t = Twin(kind, [a.url, b.url], max_retries=1)
+    try:
+        with caplog.at_level(logging.WARNING, logger="hf_endpoint"), pytest.raises(AllEndpointsFailedError) as info:
+            t.chat(MSG, max_tokens=3)
+        assert info.value.status_code == 429 and set(info.value.errors) == {a.url, b.url}
+        assert _count(a) == 2 and _count(b) == 2  # two rounds: the first, and one retry (max_retries=1)
+        waits = [r.getMessage() for r in caplog.records if "trying again in" in r.getMessage()]
+        assert len(waits) == 1 and "all 2 endpoints failed" in waits[0]
     finally:
         t.close()
 
