@@ -189,7 +189,8 @@ class ChatStreamConverter:
                 if err is not None:
                     raise err
         try:
-            # (the validator itself: model_validate_json adds only argument checks, and this runs per token)
+            # (the model's documented validator, without model_validate_json's argument checks: 6% of a chat-route
+            # stream's instructions per token)
             chunk = ChatCompletionChunk.__pydantic_validator__.validate_json(data)
         except ValidationError as exc:
             parse_json(data, "stream event", self._url)  # raises ResponseError for malformed JSON

@@ -4,6 +4,9 @@ This route works with any TGI that has ``/generate`` (and grammar support, 1.4.1
 the server has no chat template or no tool support. The model is asked, and constrained by a JSON-schema
 grammar, to answer ``{"function": {"name": <tool>, "arguments": {...}}}``; with ``tool_choice="auto"`` a
 ``no_tool`` alternative carries a plain answer instead.
+
+(A little over 400 lines: the request side, the answer's mapping back to the Messages API's shape and the stream
+converter are one route, and each needs the others' conventions: the grammar's JSON, the stop strings, ``no_tool``.)
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ TGI rejects several things OpenAI-style callers send every day (``temperature=0`
 ``top_p=1.0``, ``stop`` as a string, OpenAI's ``response_format``, an assistant turn with both content and tool
 calls). We fix what has one obvious meaning and raise :class:`InvalidRequestError` naming the problem and the fix
 for the rest, so that no request we know will fail is sent.
+
+(Over 400 lines: one check per parameter, each with the message that names its fix; they share the helpers at the
+top and read best side by side, as the table of what TGI accepts that they are.)
 """
 
 from __future__ import annotations

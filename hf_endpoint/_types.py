@@ -3,6 +3,9 @@
 Every model ignores unknown fields and treats missing keys as null, so that responses from any TGI version and
 from OpenAI-compatible engines parse. Validators normalise the known version drift, each naming the TGI version it
 comes from (tests/data/tgi holds recordings of old versions too).
+
+(Over 400 lines: one small class per shape TGI answers with, and the OpenAI-shaped result both routes map to, kept
+together because the mapping reads one against the other; TEI's shapes are apart, in ``_tei_types``.)
 """
 
 from __future__ import annotations
