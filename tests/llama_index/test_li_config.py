@@ -204,8 +204,8 @@ def test_imports_no_langchain() -> None:
     )
 )  # fmt: skip
 def test_payload_follows_every_change(changes: list[tuple[str, Any]]) -> None:
-    """to_payload reads its private attributes through __pydantic_private__ (a fast path): after any change it is
-    what the plain attribute reads give (``metadata``)."""
+    """to_payload reads its private attributes through __pydantic_private__ (a fast path) and remembers its result:
+    after any change it is what the plain attribute reads give (``metadata``)."""
     llm = HFEndpoint(base_url="http://127.0.0.1:9")
     llm._info_known = True  # (nothing to fetch: the server is not there)
     for name, value in changes:
