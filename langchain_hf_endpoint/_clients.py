@@ -38,12 +38,14 @@ class ClientSettings(NamedTuple):
     chat: ChatOptions
 
 
+@functools.cache  # (the import statement, once: asked on every call)
 def _sync_class() -> type[TGIClient]:
     from hf_endpoint import TGIClient
 
     return TGIClient
 
 
+@functools.cache
 def _async_class() -> type[AsyncTGIClient]:
     from hf_endpoint import AsyncTGIClient
 
