@@ -89,8 +89,8 @@ class SyncRouted(MultiBase, Generic[CL]):
                 time.sleep(wait)
                 continue
             started = time.monotonic()
-            items = open_stream(self._clients[i])
             try:
+                items = open_stream(self._clients[i])  # (the sync clients ask /info here, before the generator)
                 first = next(items)
             except StopIteration:
                 self._succeeded(i, time.monotonic() - started)

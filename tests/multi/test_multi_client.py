@@ -126,8 +126,22 @@ def test_failover_on_a_refused_connection(srvs: list[LocalServer], kind: str, ca
         with caplog.at_level(logging.DEBUG, logger="hf_endpoint"):
             results = [t.chat(MSG, max_tokens=3) for _ in range(5)]
         assert {r.endpoint for r in results} == {good.url}
+        stats = {s["url"]: s for s in t.client.endpoint_stats()}
+        assert all(s["in_flight"] == 0 for s in stats.values())
         moved = [r.getMessage() for r in caplog.records if "moving the request" in r.getMessage()]
         assert moved and dead in moved[0] and "APIConnectionError" in moved[0]
+    finally:
+        t.close()
+
+
+def test_a_stream_whose_first_step_is_refused_moves(srvs: list[LocalServer], kind: str) -> None:
+    good = srvs[0]
+    # priority: the dead endpoint is tried first; the stream's first step there (asking /info) is refused
+    t = Twin(kind, [_closed_port_url(), (good.url, {"priority": 1})], max_retries=0)
+    try:
+        items, err = t.collect("chat_stream", MSG, max_tokens=3)
+        assert err is None and items and {i.endpoint for i in items} == {good.url}
+        assert all(s["in_flight"] == 0 for s in t.client.endpoint_stats())
     finally:
         t.close()
 
