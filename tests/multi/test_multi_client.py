@@ -105,7 +105,8 @@ def test_failover_moves_the_request_at_once(srvs: list[LocalServer], kind: str, 
     bad, good = srvs[:2]
     bad.configure(**FAULTS[fault])
     # max_retries=0: one endpoint alone would raise; the request moves instead of retrying there
-    t = Twin(kind, [bad.url, good.url], max_retries=0, cold_start_timeout=0)
+    # (priority: the faulty endpoint is tried first whenever it is not cooling down)
+    t = Twin(kind, [bad.url, (good.url, {"priority": 1})], max_retries=0, cold_start_timeout=0)
     try:
         for _ in range(6):
             assert t.chat(MSG, max_tokens=3).endpoint == good.url
@@ -121,7 +122,7 @@ def test_failover_moves_the_request_at_once(srvs: list[LocalServer], kind: str, 
 def test_failover_on_a_refused_connection(srvs: list[LocalServer], kind: str, caplog: pytest.LogCaptureFixture) -> None:
     dead = _closed_port_url()
     good = srvs[0]
-    t = Twin(kind, [dead, good.url], max_retries=0)
+    t = Twin(kind, [dead, (good.url, {"priority": 1})], max_retries=0)  # (priority: the dead one is tried first)
     try:
         with caplog.at_level(logging.DEBUG, logger="hf_endpoint"):
             results = [t.chat(MSG, max_tokens=3) for _ in range(5)]
@@ -251,7 +252,7 @@ def test_per_endpoint_token(srvs: list[LocalServer]) -> None:
 def test_a_waking_endpoint_gets_no_request_while_it_cools_down(srvs: list[LocalServer], kind: str) -> None:
     waking, warm = srvs[:2]
     waking.configure(cold_start=1000)
-    t = Twin(kind, [waking.url, warm.url], cold_start_timeout=0)
+    t = Twin(kind, [waking.url, (warm.url, {"priority": 1})], cold_start_timeout=0)  # (the waking one first)
     try:
         results = [t.chat(MSG, max_tokens=2) for _ in range(20)]
         assert all(r.endpoint == warm.url for r in results)
