@@ -18,7 +18,7 @@ from llama_index.core.callbacks import CallbackManager, CBEventType, LlamaDebugH
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events.embedding import EmbeddingEndEvent, EmbeddingStartEvent
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
-from llama_index.core.schema import NodeWithScore, TextNode
+from llama_index.core.schema import MetadataMode, NodeWithScore, TextNode
 
 from hf_endpoint import (
     ContextWindowExceededError,
@@ -174,6 +174,21 @@ async def test_async_batches_stay_within_the_servers_permits() -> None:
         assert len(await model.aget_text_embedding_batch(texts)) == len(texts)
         assert (model.embed_batch_size, model.num_workers) == (20, 2)
         await model.aclose()
+
+
+async def test_an_ingestion_pipeline_embeds_its_nodes(tei: LocalServer) -> None:
+    """As a ``TransformComponent``: the pipeline's nodes come out embedded, each as its text alone embeds."""
+    from llama_index.core.ingestion import IngestionPipeline
+    from llama_index.core.node_parser import SentenceSplitter
+
+    model = HFEndpointEmbedding(base_url=tei.url)
+    pipeline = IngestionPipeline(transformations=[SentenceSplitter(chunk_size=32, chunk_overlap=4), model])
+    docs = [Document(text=f"Document {i}. " + "A sentence about retrieval. " * 12) for i in range(3)]
+    for nodes in (pipeline.run(documents=docs), await pipeline.arun(documents=docs)):
+        assert len(nodes) > len(docs)
+        for node in nodes:
+            assert node.embedding == model.get_text_embedding(node.get_content(metadata_mode=MetadataMode.EMBED))
+    await model.aclose()
 
 
 def test_embedding_events_and_progress(tei: LocalServer, events: Events, capsys: pytest.CaptureFixture[str]) -> None:
