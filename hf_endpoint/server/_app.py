@@ -57,7 +57,7 @@ class ServerConfig:
     """Server-wide settings (not the model's)."""
 
     limits: Limits = field(default_factory=Limits)
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # a secret: never in a repr
     version: str = "3.3.6"
     compute_type: str = "cpu"
     scripted: bool = False

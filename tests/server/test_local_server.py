@@ -144,3 +144,11 @@ def test_importing_the_package_is_lazy() -> None:
 def test_unknown_option_is_rejected() -> None:
     with pytest.raises(ServerStartError, match="unknown server options"), LocalServer("scripted", replyy="x"):
         pass
+
+
+def test_the_api_key_stays_out_of_the_server_configs_repr() -> None:
+    from hf_endpoint.server._app import ServerConfig
+
+    assert "topsecret" not in repr(ServerConfig(api_key="topsecret"))
+    with LocalServer("scripted", api_key="topsecret") as server:
+        assert "topsecret" not in repr(server)
