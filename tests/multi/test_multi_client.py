@@ -372,3 +372,31 @@ def test_llama_index_two_endpoints(srvs: list[LocalServer]) -> None:
         return str((await llm.achat(msg)).additional_kwargs["endpoint"])
 
     assert asyncio.run(go()) == up.url
+
+
+def test_a_woken_endpoint_is_probed_in_the_background_and_gets_requests_again(srvs: list[LocalServer]) -> None:
+    import time
+
+    waking, warm = srvs[:2]
+    waking.configure(cold_start=1)  # its next generation request gets a 503, then it is awake
+    client = TGIClient([waking.url, (warm.url, {"priority": 1})])  # (priority: the waking one preferred)
+
+    def state() -> dict[str, Any]:
+        return client.endpoint_stats()[0]
+
+    def wait_for(condition: Any) -> bool:  # (bounded polling; no timing is asserted)
+        deadline = time.monotonic() + 10
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return bool(condition())
+
+    try:
+        assert client.chat(MSG, max_tokens=2).endpoint == warm.url  # the 503 moved it
+        assert state()["probing"] and state()["failed"] == 1
+        assert wait_for(lambda: state()["cooling_down_for"] == 0)
+        assert client.chat(MSG, max_tokens=2).endpoint == warm.url  # still out: this call starts its probe
+        assert wait_for(lambda: not state()["probing"])  # GET /health answered
+        assert waking.stats()["requests"].get("/health", 0) >= 1
+        assert client.chat(MSG, max_tokens=2).endpoint == waking.url  # back in rotation
+    finally:
+        client.close()
