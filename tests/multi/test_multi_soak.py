@@ -75,22 +75,28 @@ async def test_soak_three_endpoints_with_faults_and_a_killed_server() -> None:
             outcomes["answered"] += 1
             answered_by[endpoints.pop() or "?"] += 1
 
+    stopping = False
+
     async def chaos() -> None:
-        """Every 100 requests: one server's faults switched at random; at 30% the third server is killed, at 60%
-        a new one is started on its port."""
-        killed = False
-        for step in range(1, N // 100):
+        """Every 100 requests: one server's faults switched at random; once 30% of the requests have ended the third
+        server is killed, at 60% a new one is started on its port. The steps follow the count of finished requests
+        (several ticks may pass while one step runs), and a step is never cancelled half-way: a server being
+        started when the load ends would be left running."""
+        killed = restarted = False
+        while not stopping:
             await tick.wait()
             tick.clear()
-            target = rng.choice(servers[:2] if killed else servers)
+            if stopping:
+                return
+            target = rng.choice(servers[:2] if killed and not restarted else servers)
             await asyncio.to_thread(target.reset)
             await asyncio.to_thread(target.configure, **rng.choice(FAULTS))
-            if step == N * 3 // 1000:
+            if not killed and done[0] >= N * 3 // 10:
                 await asyncio.to_thread(servers[2].stop)
                 killed = True
-            if step == N * 6 // 1000:
+            if killed and not restarted and done[0] >= N * 6 // 10:
                 servers[2] = await asyncio.to_thread(LocalServer("scripted", subprocess=True, port=port).start)
-                killed = False
+                restarted = True
 
     start = time.perf_counter()
     chaos_task = asyncio.create_task(chaos())
@@ -100,7 +106,9 @@ async def test_soak_three_endpoints_with_faults_and_a_killed_server() -> None:
     rss_half = rss_mib()[0]
     await asyncio.wait_for(asyncio.gather(*(one(k) for k in range(half, N))), timeout=600)
     elapsed = time.perf_counter() - start
-    chaos_task.cancel()
+    stopping = True
+    tick.set()
+    await asyncio.wait_for(chaos_task, timeout=60)  # let a step in progress finish
     rss_end = rss_mib()[0]
     stats = client.endpoint_stats()
     await client.aclose()
