@@ -138,8 +138,10 @@ class AsyncRouted(MultiBase, Generic[CL]):
                 if j is not None:
                     logger.debug(
                         "hf_endpoint: no first token from %s after hedge_after=%g s: also sending the stream to %s",
-                        self._url(opened.i), hedge, self._url(j),
-                    )  # fmt: skip
+                        self._url(opened.i),
+                        hedge,
+                        self._url(j),
+                    )
                     pending.append(_Opened(j, open_stream(self._clients[j])))
         try:
             while pending:

@@ -113,8 +113,7 @@ def auth_hints(
         looked = f"none in api_key=, HF_TOKEN or the other variables, or {token_file_path(environ)}"
         return {
             401: f"no token was sent ({looked}): pass api_key=, set HF_TOKEN, or run `hf auth login`",
-            403: f"no token was sent ({looked}) and this endpoint needs one with access: pass api_key= or set "
-            "HF_TOKEN",
+            403: f"no token was sent ({looked}) and this endpoint needs one with access: pass api_key= or set HF_TOKEN",
         }
     where = describe_source(found.source)
     if not sent:

@@ -37,9 +37,26 @@ __all__ = ["ChatStreamConverter", "build_chat_body", "cut_tool_call_error", "par
 _FALLBACK_TOOLS = frozenset({"no_tool", "notify_error"})
 
 # chat() parameters that go into the body under the same name.
-_PASSTHROUGH = ("temperature", "top_p", "seed", "frequency_penalty", "presence_penalty", "logprobs",
-                "top_logprobs", "tool_prompt", "n", "user", "logit_bias", "parallel_tool_calls",
-                "top_k", "repetition_penalty", "typical_p", "truncate", "watermark", "adapter_id")  # fmt: skip
+_PASSTHROUGH = (
+    "temperature",
+    "top_p",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+    "logprobs",
+    "top_logprobs",
+    "tool_prompt",
+    "n",
+    "user",
+    "logit_bias",
+    "parallel_tool_calls",
+    "top_k",
+    "repetition_penalty",
+    "typical_p",
+    "truncate",
+    "watermark",
+    "adapter_id",
+)
 _PASSTHROUGH_SET = frozenset(_PASSTHROUGH)
 
 
@@ -281,12 +298,15 @@ class ChatStreamConverter:
             return LengthLimitError(
                 f"the answer stopped on the length limit (max_tokens={limit}) after {self._completion_tokens} tokens "
                 "before anything could be streamed (a tool call whose name was not complete); raise max_tokens",
-                url=self._url, request_id=self._request_id,
-            )  # fmt: skip
+                url=self._url,
+                request_id=self._request_id,
+            )
         return IncompleteStreamError(
             "the chat stream ended with [DONE] without any answer (no text, no tool call, no finish_reason); "
-            "the answer is incomplete", url=self._url, request_id=self._request_id,
-        )  # fmt: skip
+            "the answer is incomplete",
+            url=self._url,
+            request_id=self._request_id,
+        )
 
     def _legacy_close(self, choice: ChunkChoice) -> None:
         text = "".join(self._legacy.pop(choice.index))
@@ -301,8 +321,10 @@ class ChatStreamConverter:
             limit = f"max_tokens={self._max_tokens}" if self._max_tokens is not None else "max_tokens"
             raise LengthLimitError(
                 f"the streamed tool call stopped before it was complete (the length limit, {limit}): "
-                f"{text[:200]!r}; raise max_tokens", url=self._url, request_id=self._request_id,
-            ) from exc  # fmt: skip
+                f"{text[:200]!r}; raise max_tokens",
+                url=self._url,
+                request_id=self._request_id,
+            ) from exc
         if name in _FALLBACK_TOOLS:
             choice.delta.content = _fallback_text(str(name), json.dumps(args))
             self._tool_choices.discard(choice.index)
@@ -324,9 +346,12 @@ class ChatStreamConverter:
             choice = ChunkChoice(index=index, delta=ChoiceDelta(role="assistant"), finish_reason="stop")
             self._fix_choice(choice)
             chunk = ChatCompletionChunk(
-                id=self.id, created=base.created if base else 0, model=base.model if base else "",
-                system_fingerprint=base.system_fingerprint if base else None, choices=[choice],
-            )  # fmt: skip
+                id=self.id,
+                created=base.created if base else 0,
+                model=base.model if base else "",
+                system_fingerprint=base.system_fingerprint if base else None,
+                choices=[choice],
+            )
             out.append(chunk)
         return out
 
@@ -343,8 +368,9 @@ class ChatStreamConverter:
         raise IncompleteStreamError(
             f"the chat stream ended after {self.chunks} chunks without a finish_reason or [DONE]; "
             "the answer is incomplete (connection dropped or server failure)",
-            url=self._url, request_id=self._request_id,
-        )  # fmt: skip
+            url=self._url,
+            request_id=self._request_id,
+        )
 
 
 def cut_tool_call_error(
@@ -359,9 +385,12 @@ def cut_tool_call_error(
     limit = f"max_tokens={max_tokens}" if max_tokens is not None else "the server's default max_new_tokens"
     return LengthLimitError(
         f"the tool call stopped on the length limit ({limit}) before it was complete; raise max_tokens. "
-        f"The server said: {err.message}", status_code=err.status_code, error_type=err.error_type,
-        request_id=err.request_id, url=err.url,
-    )  # fmt: skip
+        f"The server said: {err.message}",
+        status_code=err.status_code,
+        error_type=err.error_type,
+        request_id=err.request_id,
+        url=err.url,
+    )
 
 
 def tool_call(name: str, arguments: str, call_id: str) -> ToolCall:

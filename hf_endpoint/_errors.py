@@ -129,8 +129,10 @@ class AllEndpointsFailedError(HFEndpointError):
         lines = "; ".join(f"{url}: {err}" for url, err in errors.items())
         out = cls(
             f"all {len(errors)} endpoints failed ({attempts} attempts): {lines}",
-            status_code=last.status_code, error_type=last.error_type, request_id=last.request_id,
-        )  # fmt: skip
+            status_code=last.status_code,
+            error_type=last.error_type,
+            request_id=last.request_id,
+        )
         out.errors = dict(errors)
         return out
 

@@ -116,8 +116,10 @@ class MultiBase:
         if i is None and walk.last is not None:  # (a round ended: every endpoint failed this request once)
             logger.warning(
                 "hf_endpoint: all %d endpoints failed (last: %s); trying again in %.1f s",
-                len(self._router.endpoints), _short(walk.last), wait,
-            )  # fmt: skip
+                len(self._router.endpoints),
+                _short(walk.last),
+                wait,
+            )
         return i, wait
 
     def _failed(self, walk: Failover, i: int, err: HFEndpointError) -> None:
@@ -128,8 +130,11 @@ class MultiBase:
             raise err
         logger.debug(
             "hf_endpoint: %s failed (%s): moving the request to another endpoint; %s cools down for %.1f s",
-            self._router.endpoints[i].url, _short(err), self._router.endpoints[i].url, cooldown,
-        )  # fmt: skip
+            self._router.endpoints[i].url,
+            _short(err),
+            self._router.endpoints[i].url,
+            cooldown,
+        )
 
     def _succeeded(self, i: int, latency: float) -> None:
         with self._lock:

@@ -54,9 +54,22 @@ __all__ = ["NativeChatPlan", "NativeChatStreamConverter", "build_native_chat", "
 NO_TOOL = "no_tool"
 
 # chat parameter -> /generate parameter (the rest are refused below, or used by the plan itself)
-_GENERATE_FROM_CHAT = {name: name for name in ("temperature", "top_p", "seed", "frequency_penalty", "top_k",
-                                               "repetition_penalty", "typical_p", "truncate", "watermark",
-                                               "adapter_id", "do_sample")}  # fmt: skip
+_GENERATE_FROM_CHAT = {
+    name: name
+    for name in (
+        "temperature",
+        "top_p",
+        "seed",
+        "frequency_penalty",
+        "top_k",
+        "repetition_penalty",
+        "typical_p",
+        "truncate",
+        "watermark",
+        "adapter_id",
+        "do_sample",
+    )
+}
 _GENERATE_FROM_CHAT["max_tokens"] = "max_new_tokens"
 _REFUSED = frozenset({"presence_penalty", "n", "logit_bias"})
 
@@ -304,14 +317,32 @@ def native_chat_completion(resp: GenerateResponse | GenerateSummary, plan: Nativ
     completion_tokens = details.generated_tokens if details else 0
     prompt_tokens = resp.prompt_tokens or 0
     # Every value is ours and of the right type: built without validation (trusted(), field order as declared).
-    usage = trusted(Usage, {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                            "total_tokens": prompt_tokens + completion_tokens})  # fmt: skip
+    usage = trusted(
+        Usage,
+        {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    )
     choice = trusted(Choice, {"index": 0, "message": message, "finish_reason": reason, "logprobs": logprobs})
-    return trusted(ChatCompletion, {
-        "id": new_id(), "object": "chat.completion", "created": int(time.time()), "model": plan.model,
-        "system_fingerprint": None, "choices": [choice], "usage": usage, "request_id": resp.request_id,
-        "route": "generate", "elapsed": None, "timings": resp.timings, "endpoint": None,
-    })  # fmt: skip
+    return trusted(
+        ChatCompletion,
+        {
+            "id": new_id(),
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": plan.model,
+            "system_fingerprint": None,
+            "choices": [choice],
+            "usage": usage,
+            "request_id": resp.request_id,
+            "route": "generate",
+            "elapsed": None,
+            "timings": resp.timings,
+            "endpoint": None,
+        },
+    )
 
 
 class NativeChatStreamConverter:
@@ -335,16 +366,33 @@ class NativeChatStreamConverter:
         delta = trusted(ChoiceDelta, {"role": "assistant", "content": piece, "tool_calls": None})
         return self._chunk(delta, logprobs=logprobs)
 
-    def _chunk(self, delta: ChoiceDelta, finish: str | None = None, logprobs: ChoiceLogprobs | None = None,
-               usage: Usage | None = None) -> ChatCompletionChunk:  # fmt: skip
+    def _chunk(
+        self,
+        delta: ChoiceDelta,
+        finish: str | None = None,
+        logprobs: ChoiceLogprobs | None = None,
+        usage: Usage | None = None,
+    ) -> ChatCompletionChunk:
         # Field order as declared (trusted() takes the dict as the instance's __dict__).
-        choices = [] if usage is not None else [
-            trusted(ChunkChoice, {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": logprobs})
-        ]  # fmt: skip
-        return trusted(ChatCompletionChunk, {
-            "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.plan.model,
-            "system_fingerprint": None, "choices": choices, "usage": usage, "timings": None, "endpoint": None,
-        })  # fmt: skip
+        choices = (
+            []
+            if usage is not None
+            else [trusted(ChunkChoice, {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": logprobs})]
+        )
+        return trusted(
+            ChatCompletionChunk,
+            {
+                "id": self.id,
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": self.plan.model,
+                "system_fingerprint": None,
+                "choices": choices,
+                "usage": usage,
+                "timings": None,
+                "endpoint": None,
+            },
+        )
 
     def feed(self, data: bytes) -> list[ChatCompletionChunk]:
         if self.done:
@@ -376,14 +424,18 @@ class NativeChatStreamConverter:
         details = event.details
         finish = details.finish_reason if details else None
         if self.plan.tools_mode:
-            message, reason = finish_message(_message_from_text(event.generated_text, self.plan, finish), finish,
-                                             self.plan.strip)  # fmt: skip
+            message, reason = finish_message(
+                _message_from_text(event.generated_text, self.plan, finish), finish, self.plan.strip
+            )
             if message.tool_calls:
                 calls = [
-                    ChoiceDeltaToolCall(index=i, id=c.id, function=ChoiceDeltaFunction(name=c.function.name,
-                                                                                      arguments=c.function.arguments))
+                    ChoiceDeltaToolCall(
+                        index=i,
+                        id=c.id,
+                        function=ChoiceDeltaFunction(name=c.function.name, arguments=c.function.arguments),
+                    )
                     for i, c in enumerate(message.tool_calls)
-                ]  # fmt: skip
+                ]
                 out.append(self._chunk(ChoiceDelta(role="assistant", tool_calls=calls)))
             else:
                 out.append(self._chunk(ChoiceDelta(role="assistant", content=message.content or "")))
@@ -393,16 +445,23 @@ class NativeChatStreamConverter:
         out.append(self._chunk(ChoiceDelta(role="assistant", content=""), finish=reason))
         prompt_tokens = (details.input_length if details else None) or 0
         completion = details.generated_tokens if details else self.events
-        out.append(self._chunk(ChoiceDelta(), usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion,
-                                                          total_tokens=prompt_tokens + completion)))  # fmt: skip
+        out.append(
+            self._chunk(
+                ChoiceDelta(),
+                usage=Usage(
+                    prompt_tokens=prompt_tokens, completion_tokens=completion, total_tokens=prompt_tokens + completion
+                ),
+            )
+        )
         return out
 
     def finish(self) -> list[ChatCompletionChunk]:
         if not self.done:
             raise IncompleteStreamError(
                 f"the stream ended after {self.events} tokens without its final event; the answer is incomplete",
-                url=self._url, request_id=self._request_id,
-            )  # fmt: skip
+                url=self._url,
+                request_id=self._request_id,
+            )
         return []
 
 

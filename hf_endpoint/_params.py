@@ -32,21 +32,58 @@ __all__ = [
 
 GENERATE_PARAMS = frozenset(
     {
-        "max_new_tokens", "temperature", "top_p", "top_k", "typical_p", "repetition_penalty",
-        "frequency_penalty", "stop", "seed", "truncate", "do_sample", "best_of", "watermark", "details",
-        "decoder_input_details", "top_n_tokens", "grammar", "return_full_text", "adapter_id",
+        "max_new_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "typical_p",
+        "repetition_penalty",
+        "frequency_penalty",
+        "stop",
+        "seed",
+        "truncate",
+        "do_sample",
+        "best_of",
+        "watermark",
+        "details",
+        "decoder_input_details",
+        "top_n_tokens",
+        "grammar",
+        "return_full_text",
+        "adapter_id",
     }
-)  # fmt: skip
+)
 
 #: Parameters of ``chat()`` besides messages/tools/tool_choice/response_format.
 CHAT_PARAMS = frozenset(
     {
-        "max_tokens", "max_new_tokens", "max_completion_tokens", "temperature", "top_p", "seed", "stop",
-        "frequency_penalty", "presence_penalty", "logprobs", "top_logprobs", "tool_prompt", "model", "n",
-        "stream_options", "extra_body", "top_k", "repetition_penalty", "typical_p", "truncate", "adapter_id",
-        "watermark", "user", "logit_bias", "parallel_tool_calls",
+        "max_tokens",
+        "max_new_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "seed",
+        "stop",
+        "frequency_penalty",
+        "presence_penalty",
+        "logprobs",
+        "top_logprobs",
+        "tool_prompt",
+        "model",
+        "n",
+        "stream_options",
+        "extra_body",
+        "top_k",
+        "repetition_penalty",
+        "typical_p",
+        "truncate",
+        "adapter_id",
+        "watermark",
+        "user",
+        "logit_bias",
+        "parallel_tool_calls",
     }
-)  # fmt: skip
+)
 
 ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
 
@@ -79,8 +116,18 @@ def normalize_stop(stop: Any, max_stop_sequences: int | None) -> list[str] | Non
     return list(stops)
 
 
-_SAMPLING = frozenset({"temperature", "top_p", "typical_p", "top_k", "repetition_penalty", "frequency_penalty",
-                       "presence_penalty", "seed"})  # fmt: skip
+_SAMPLING = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "typical_p",
+        "top_k",
+        "repetition_penalty",
+        "frequency_penalty",
+        "presence_penalty",
+        "seed",
+    }
+)
 
 #: TGI's default ``--max-top-n-tokens`` (``top_logprobs`` becomes ``top_n_tokens``); ``/info`` does not report it.
 TGI_MAX_TOP_N_TOKENS = 5
@@ -129,8 +176,11 @@ def normalize_sampling(params: dict[str, Any]) -> None:
     pp = params.get("presence_penalty")
     if pp is not None and not -2 < _number("presence_penalty", pp) <= 2:
         # OpenAI's range; TGI sends repetition_penalty = presence_penalty + 2, which must be > 0.
-        raise _bad("presence_penalty", pp, "must be greater than -2 and at most 2 (TGI uses it as "
-                   "repetition_penalty = presence_penalty + 2)")  # fmt: skip
+        raise _bad(
+            "presence_penalty",
+            pp,
+            "must be greater than -2 and at most 2 (TGI uses it as repetition_penalty = presence_penalty + 2)",
+        )
     seed = params.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise _bad("seed", seed, "expected a whole number >= 0")
@@ -145,9 +195,13 @@ def check_chat_choices(params: Mapping[str, Any], *, tgi: bool, stream: bool) ->
     if n is not None:
         _positive_int("n", n)
         if n > 1 and tgi:
-            raise _bad("n", n, f"TGI returns one choice per request (its Messages API ignores n, so you would get "
-                       f"1): send {n} requests (e.g. asyncio.gather over achat), or use client.generate(prompt, "
-                       "best_of=N) for the most likely of N samples")  # fmt: skip
+            raise _bad(
+                "n",
+                n,
+                f"TGI returns one choice per request (its Messages API ignores n, so you would get "
+                f"1): send {n} requests (e.g. asyncio.gather over achat), or use client.generate(prompt, "
+                "best_of=N) for the most likely of N samples",
+            )
         if n > 1 and stream:
             raise _bad("n", n, "several choices are not supported on streams: stream=False, or n=1")
     top = params.get("top_logprobs")
@@ -156,9 +210,14 @@ def check_chat_choices(params: Mapping[str, Any], *, tgi: bool, stream: bool) ->
             raise _bad("top_logprobs", top, "expected a whole number >= 0")
         limit = TGI_MAX_TOP_N_TOKENS if tgi else _OPENAI_MAX_TOP_LOGPROBS
         if top > limit:
-            server = (f"TGI returns at most {limit} (its --max-top-n-tokens, default {limit}; /info does not report "
-                      "it; a server started with more takes generate(prompt, top_n_tokens=N))") if tgi else (
-                      f"OpenAI-compatible servers accept at most {limit}")  # fmt: skip
+            server = (
+                (
+                    f"TGI returns at most {limit} (its --max-top-n-tokens, default {limit}; /info does not report "
+                    "it; a server started with more takes generate(prompt, top_n_tokens=N))"
+                )
+                if tgi
+                else (f"OpenAI-compatible servers accept at most {limit}")
+            )
             raise _bad("top_logprobs", top, f"{server}: ask for {limit} or fewer")
     return n or 1
 

@@ -39,8 +39,13 @@ class RetryWait:
         if not (self.line.live and isinstance(err, EndpointUnavailableError)):
             logger.warning(
                 "hf_endpoint: %s: %s (attempt %d, %.0f/%.0f s); retrying in %.1f s",
-                type(err).__name__, err.message[:200], attempt + 1, elapsed, self.budget, delay,
-            )  # fmt: skip
+                type(err).__name__,
+                err.message[:200],
+                attempt + 1,
+                elapsed,
+                self.budget,
+                delay,
+            )
             yield delay
             return
         end = elapsed + delay

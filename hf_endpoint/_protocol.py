@@ -44,8 +44,15 @@ class ErrorMap(Protocol):
     """Reads an error answer (status, body) into an exception: :func:`error_from_response` (TGI, OpenAI-style
     engines), or a protocol's own (TEI: ``hf_endpoint._tei_errors``)."""
 
-    def __call__(self, status: int, body: bytes, *, request_id: str | None = ..., url: str | None = ...,
-                 hints: Mapping[int, str] | None = ...) -> HFEndpointError: ...  # fmt: skip
+    def __call__(
+        self,
+        status: int,
+        body: bytes,
+        *,
+        request_id: str | None = ...,
+        url: str | None = ...,
+        hints: Mapping[int, str] | None = ...,
+    ) -> HFEndpointError: ...
 
 
 @dataclass(slots=True)  # (not frozen: a frozen one is built through object.__setattr__, per request; never mutated)
@@ -104,8 +111,13 @@ _TYPE_ERRORS: dict[str, type[APIStatusError]] = {
 }
 
 # The status each TGI error_type stands for when it arrives inside a 200 stream.
-_TYPE_STATUS = {"overloaded": 429, "generation": 424, "incomplete_generation": 500,
-                "incomplete_generation_stream": 500, "healthcheck": 503}  # fmt: skip
+_TYPE_STATUS = {
+    "overloaded": 429,
+    "generation": 424,
+    "incomplete_generation": 500,
+    "incomplete_generation_stream": 500,
+    "healthcheck": 503,
+}
 
 # OpenAI-shaped stream errors always say http_status_code 422: the message prefix tells what really happened.
 _PREFIX_TYPES = (
@@ -143,14 +155,20 @@ def _context_error(
         err = ContextWindowExceededError(
             f"{message}. The prompt alone ({m['prompt']} tokens) is longer than the model's {m['total']}-token "
             "window: shorten it, or pass truncate=N to keep only its last N tokens",
-            status_code=status, error_type=error_type, request_id=request_id, url=url,
-        )  # fmt: skip
+            status_code=status,
+            error_type=error_type,
+            request_id=request_id,
+            url=url,
+        )
     elif m:
         err = ContextWindowExceededError(
             f"{message}. The prompt uses {m['prompt']} of the model's {m['total']} tokens: lower max_tokens "
             "or shorten the prompt (clamp_max_tokens=True, the default, does this for you)",
-            status_code=status, error_type=error_type, request_id=request_id, url=url,
-        )  # fmt: skip
+            status_code=status,
+            error_type=error_type,
+            request_id=request_id,
+            url=url,
+        )
     if m and err is not None:
         err.prompt_tokens, err.max_new_tokens, err.max_total_tokens = int(m["prompt"]), int(m["new"]), int(m["total"])
         return err
@@ -159,8 +177,11 @@ def _context_error(
         err = ContextWindowExceededError(
             f"{message}. The prompt alone is longer than the model accepts: shorten it, or pass truncate=N to keep "
             "only its last N tokens",
-            status_code=status, error_type=error_type, request_id=request_id, url=url,
-        )  # fmt: skip
+            status_code=status,
+            error_type=error_type,
+            request_id=request_id,
+            url=url,
+        )
         err.prompt_tokens, err.max_total_tokens = int(m["prompt"]), int(m["limit"])
         return err
     m = _OPENAI_WINDOW.search(message)
@@ -191,8 +212,11 @@ def make_error(
         return EndpointPausedError(
             f"{message}: the Inference Endpoint is paused. Resume it in the Hugging Face UI or API; "
             "a paused endpoint does not wake up by itself",
-            status_code=status, error_type=error_type or "paused", request_id=request_id, url=url,
-        )  # fmt: skip
+            status_code=status,
+            error_type=error_type or "paused",
+            request_id=request_id,
+            url=url,
+        )
     cls: type[HFEndpointError] | None = _TYPE_ERRORS.get(error_type or "")
     if cls is None and status is not None:
         cls = _STATUS_ERRORS.get(status)
@@ -281,10 +305,10 @@ def error_from_event(
     elif isinstance(err, Mapping) and error_type is None:
         # TGI's OpenAI-shaped events always say 422, whatever happened; with no message prefix to tell, an error
         # inside a 200 stream is a failure of the generation, not of the request's validation.
-        return GenerationError(message or "error event in stream", status_code=status, request_id=request_id,
-                               url=url)  # fmt: skip
-    return make_error(message or "error event in stream", status=status, error_type=error_type,
-                      request_id=request_id, url=url)  # fmt: skip
+        return GenerationError(message or "error event in stream", status_code=status, request_id=request_id, url=url)
+    return make_error(
+        message or "error event in stream", status=status, error_type=error_type, request_id=request_id, url=url
+    )
 
 
 def parse_json(body: bytes, what: str, url: str | None = None) -> Any:
@@ -297,8 +321,15 @@ def parse_json(body: bytes, what: str, url: str | None = None) -> Any:
 
 # ------------------------------------------------------------------------------------------- finish reasons
 
-_FINISH = {"eos_token": "stop", "stop_sequence": "stop", "stop": "stop", "length": "length",
-           "tool_calls": "tool_calls", "function_call": "tool_calls", "content_filter": "content_filter"}  # fmt: skip
+_FINISH = {
+    "eos_token": "stop",
+    "stop_sequence": "stop",
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+}
 
 
 def normalize_finish_reason(reason: str | None) -> str | None:

@@ -95,8 +95,10 @@ class RetryPolicy:
                 f"{error.message} — still unavailable after {attempts} attempts over {elapsed:.0f} s "
                 f"(cold_start_timeout={self.cold_start_timeout:g} s). A scaled-to-zero endpoint can take minutes "
                 "to start: raise cold_start_timeout, or check the endpoint's state in the Hugging Face UI",
-                status_code=error.status_code, error_type=error.error_type, request_id=error.request_id,
+                status_code=error.status_code,
+                error_type=error.error_type,
+                request_id=error.request_id,
                 url=error.url,
-            )  # fmt: skip
+            )
             return out
         return error

@@ -55,10 +55,16 @@ class AsyncTEIClient(TEIBase, AsyncShell):
         dimensions: int | None = None,
     ) -> list[list[float]]:
         await self.info()
-        return await self._run_batch(self._planner.embed(
-            texts, normalize=normalize, truncate=truncate, truncation_direction=truncation_direction,
-            prompt_name=prompt_name, dimensions=dimensions,
-        ))  # fmt: skip
+        return await self._run_batch(
+            self._planner.embed(
+                texts,
+                normalize=normalize,
+                truncate=truncate,
+                truncation_direction=truncation_direction,
+                prompt_name=prompt_name,
+                dimensions=dimensions,
+            )
+        )
 
     async def embed_sparse(
         self,
@@ -69,9 +75,11 @@ class AsyncTEIClient(TEIBase, AsyncShell):
         prompt_name: str | None = None,
     ) -> list[list[SparseValue]]:
         await self.info()
-        return await self._run_batch(self._planner.embed_sparse(
-            texts, truncate=truncate, truncation_direction=truncation_direction, prompt_name=prompt_name
-        ))  # fmt: skip
+        return await self._run_batch(
+            self._planner.embed_sparse(
+                texts, truncate=truncate, truncation_direction=truncation_direction, prompt_name=prompt_name
+            )
+        )
 
     async def rerank(
         self,
@@ -85,10 +93,17 @@ class AsyncTEIClient(TEIBase, AsyncShell):
         truncation_direction: str | None = None,
     ) -> list[Rank]:
         await self.info()
-        return await self._run_batch(self._planner.rerank(
-            query, texts, top_n=top_n, return_text=return_text, raw_scores=raw_scores, truncate=truncate,
-            truncation_direction=truncation_direction,
-        ))  # fmt: skip
+        return await self._run_batch(
+            self._planner.rerank(
+                query,
+                texts,
+                top_n=top_n,
+                return_text=return_text,
+                raw_scores=raw_scores,
+                truncate=truncate,
+                truncation_direction=truncation_direction,
+            )
+        )
 
     async def predict(
         self,
@@ -99,9 +114,11 @@ class AsyncTEIClient(TEIBase, AsyncShell):
         truncation_direction: str | None = None,
     ) -> list[list[Prediction]]:
         await self.info()
-        return await self._run_batch(self._planner.predict(
-            inputs, raw_scores=raw_scores, truncate=truncate, truncation_direction=truncation_direction
-        ))  # fmt: skip
+        return await self._run_batch(
+            self._planner.predict(
+                inputs, raw_scores=raw_scores, truncate=truncate, truncation_direction=truncation_direction
+            )
+        )
 
     async def similarity(
         self,
@@ -113,18 +130,23 @@ class AsyncTEIClient(TEIBase, AsyncShell):
         prompt_name: str | None = None,
     ) -> list[float]:
         await self.info()
-        return await self._run_batch(self._planner.similarity(
-            source_sentence, sentences, truncate=truncate, truncation_direction=truncation_direction,
-            prompt_name=prompt_name,
-        ))  # fmt: skip
+        return await self._run_batch(
+            self._planner.similarity(
+                source_sentence,
+                sentences,
+                truncate=truncate,
+                truncation_direction=truncation_direction,
+                prompt_name=prompt_name,
+            )
+        )
 
     async def tokenize(
         self, texts: str | Sequence[str], *, add_special_tokens: bool = True, prompt_name: str | None = None
     ) -> list[list[TEIToken]]:
         await self.info()
-        return await self._run_batch(self._planner.tokenize(
-            texts, add_special_tokens=add_special_tokens, prompt_name=prompt_name
-        ))  # fmt: skip
+        return await self._run_batch(
+            self._planner.tokenize(texts, add_special_tokens=add_special_tokens, prompt_name=prompt_name)
+        )
 
     async def _run_batch(self, batch: Batch[Any, R]) -> R:
         """The batch's requests, a bounded number at once (workers taking the next request in input order); the

@@ -66,8 +66,13 @@ class TEIBase(MultiDispatch):
             allow_insecure_http=allow_insecure_http,
             max_connections=max_connections,
         )
-        tei = TEIOptions(route=route, max_batch_size=max_batch_size, payload_limit=payload_limit,
-                         max_concurrency=max_concurrency, model=model)  # fmt: skip
+        tei = TEIOptions(
+            route=route,
+            max_batch_size=max_batch_size,
+            payload_limit=payload_limit,
+            max_concurrency=max_concurrency,
+            model=model,
+        )
         self._init_tei(options, tei)
 
     @classmethod

@@ -68,10 +68,16 @@ class TEIClient(TEIBase, SyncShell):
         config, e.g. E5's "query"), ``dimensions`` (Matryoshka: the first N values, renormalised; TEI >= 1.8).
         """
         self.info()
-        return self._run_batch(self._planner.embed(
-            texts, normalize=normalize, truncate=truncate, truncation_direction=truncation_direction,
-            prompt_name=prompt_name, dimensions=dimensions,
-        ))  # fmt: skip
+        return self._run_batch(
+            self._planner.embed(
+                texts,
+                normalize=normalize,
+                truncate=truncate,
+                truncation_direction=truncation_direction,
+                prompt_name=prompt_name,
+                dimensions=dimensions,
+            )
+        )
 
     def embed_sparse(
         self,
@@ -83,9 +89,11 @@ class TEIClient(TEIBase, SyncShell):
     ) -> list[list[SparseValue]]:
         """One sparse vector per text (``/embed_sparse``; SPLADE models): its non-zero ``(index, value)`` pairs."""
         self.info()
-        return self._run_batch(self._planner.embed_sparse(
-            texts, truncate=truncate, truncation_direction=truncation_direction, prompt_name=prompt_name
-        ))  # fmt: skip
+        return self._run_batch(
+            self._planner.embed_sparse(
+                texts, truncate=truncate, truncation_direction=truncation_direction, prompt_name=prompt_name
+            )
+        )
 
     def rerank(
         self,
@@ -102,10 +110,17 @@ class TEIClient(TEIBase, SyncShell):
         into ``texts`` (TEI answers sorted by score; results are matched by index, never by position). ``top_n``
         keeps the best N."""
         self.info()
-        return self._run_batch(self._planner.rerank(
-            query, texts, top_n=top_n, return_text=return_text, raw_scores=raw_scores, truncate=truncate,
-            truncation_direction=truncation_direction,
-        ))  # fmt: skip
+        return self._run_batch(
+            self._planner.rerank(
+                query,
+                texts,
+                top_n=top_n,
+                return_text=return_text,
+                raw_scores=raw_scores,
+                truncate=truncate,
+                truncation_direction=truncation_direction,
+            )
+        )
 
     def predict(
         self,
@@ -118,9 +133,11 @@ class TEIClient(TEIBase, SyncShell):
         """Classification (``/predict``): for each input (a text, or a ``(text, text_pair)`` pair) every label
         with its score, highest first."""
         self.info()
-        return self._run_batch(self._planner.predict(
-            inputs, raw_scores=raw_scores, truncate=truncate, truncation_direction=truncation_direction
-        ))  # fmt: skip
+        return self._run_batch(
+            self._planner.predict(
+                inputs, raw_scores=raw_scores, truncate=truncate, truncation_direction=truncation_direction
+            )
+        )
 
     def similarity(
         self,
@@ -133,19 +150,24 @@ class TEIClient(TEIBase, SyncShell):
     ) -> list[float]:
         """The cosine similarity of each sentence to ``source_sentence`` (``/similarity``, TEI >= 1.5), in order."""
         self.info()
-        return self._run_batch(self._planner.similarity(
-            source_sentence, sentences, truncate=truncate, truncation_direction=truncation_direction,
-            prompt_name=prompt_name,
-        ))  # fmt: skip
+        return self._run_batch(
+            self._planner.similarity(
+                source_sentence,
+                sentences,
+                truncate=truncate,
+                truncation_direction=truncation_direction,
+                prompt_name=prompt_name,
+            )
+        )
 
     def tokenize(
         self, texts: str | Sequence[str], *, add_special_tokens: bool = True, prompt_name: str | None = None
     ) -> list[list[TEIToken]]:
         """The server's own tokens for each text (``/tokenize``; ``start``/``stop`` are UTF-8 byte offsets)."""
         self.info()
-        return self._run_batch(self._planner.tokenize(
-            texts, add_special_tokens=add_special_tokens, prompt_name=prompt_name
-        ))  # fmt: skip
+        return self._run_batch(
+            self._planner.tokenize(texts, add_special_tokens=add_special_tokens, prompt_name=prompt_name)
+        )
 
     def _run_batch(self, batch: Batch[Any, R]) -> R:
         """The batch's requests in turn; the first failure is raised, naming the inputs its request held."""

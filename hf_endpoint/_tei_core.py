@@ -149,47 +149,88 @@ class TEIPlanner:
         items = check_texts(texts)
         self._supported(truncation_direction=truncation_direction, prompt_name=prompt_name, dimensions=dimensions)
         if self.route == "openai":
-            self._openai_refuses(normalize=normalize, truncate=truncate, truncation_direction=truncation_direction,
-                                 prompt_name=prompt_name)  # fmt: skip
+            self._openai_refuses(
+                normalize=normalize,
+                truncate=truncate,
+                truncation_direction=truncation_direction,
+                prompt_name=prompt_name,
+            )
             base = openai_embeddings_body(model=self.options.model, dimensions=dimensions)
             return self._split("/v1/embeddings", base, "input", items, None, _sized(_openai_parser, dimensions))
-        base = embed_body(normalize=normalize, truncate=truncate, truncation_direction=truncation_direction,
-                          prompt_name=prompt_name, dimensions=dimensions)  # fmt: skip
+        base = embed_body(
+            normalize=normalize,
+            truncate=truncate,
+            truncation_direction=truncation_direction,
+            prompt_name=prompt_name,
+            dimensions=dimensions,
+        )
         return self._split("/embed", base, "inputs", items, truncate, _sized(_parser(parse_embeddings), dimensions))
 
     def embed_sparse(
-        self, texts: str | Sequence[str], *, truncate: bool | None, truncation_direction: str | None,
+        self,
+        texts: str | Sequence[str],
+        *,
+        truncate: bool | None,
+        truncation_direction: str | None,
         prompt_name: str | None,
-    ) -> Batch[list[SparseValue], list[list[SparseValue]]]:  # fmt: skip
+    ) -> Batch[list[SparseValue], list[list[SparseValue]]]:
         items = check_texts(texts)
         self._tei_only("embed_sparse")
         self._supported(truncation_direction=truncation_direction, prompt_name=prompt_name)
-        base = embed_body(normalize=None, truncate=truncate, truncation_direction=truncation_direction,
-                          prompt_name=prompt_name, dimensions=None, sparse=True)  # fmt: skip
+        base = embed_body(
+            normalize=None,
+            truncate=truncate,
+            truncation_direction=truncation_direction,
+            prompt_name=prompt_name,
+            dimensions=None,
+            sparse=True,
+        )
         return self._split("/embed_sparse", base, "inputs", items, truncate, _parser(parse_sparse))
 
     def rerank(
-        self, query: str, texts: Sequence[str], *, top_n: int | None, return_text: bool, raw_scores: bool,
-        truncate: bool | None, truncation_direction: str | None = None,
-    ) -> Batch[Rank, list[Rank]]:  # fmt: skip
+        self,
+        query: str,
+        texts: Sequence[str],
+        *,
+        top_n: int | None,
+        return_text: bool,
+        raw_scores: bool,
+        truncate: bool | None,
+        truncation_direction: str | None = None,
+    ) -> Batch[Rank, list[Rank]]:
         items = check_texts(texts)
         if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1):
             raise InvalidRequestError(f"top_n={top_n!r} is invalid: a whole number >= 1, or None for every text")
-        base = rerank_body(query, truncate=truncate, raw_scores=raw_scores, return_text=return_text,
-                           truncation_direction=truncation_direction)  # fmt: skip
+        base = rerank_body(
+            query,
+            truncate=truncate,
+            raw_scores=raw_scores,
+            return_text=return_text,
+            truncation_direction=truncation_direction,
+        )
         self._tei_only("rerank")
         self._supported(truncation_direction=truncation_direction)
         extra = token_estimate(json_size(query), None)
         batch: Batch[Rank, list[Rank]] = self._split(
-            "/rerank", base, "texts", items, truncate, _rank_parser, extra_tokens=extra,
+            "/rerank",
+            base,
+            "texts",
+            items,
+            truncate,
+            _rank_parser,
+            extra_tokens=extra,
             combine=lambda chunks, parts: merge_ranks(chunks, parts, top_n),
-        )  # fmt: skip
+        )
         return batch
 
     def predict(
-        self, inputs: str | Sequence[str | Sequence[str]], *, raw_scores: bool, truncate: bool | None,
+        self,
+        inputs: str | Sequence[str | Sequence[str]],
+        *,
+        raw_scores: bool,
+        truncate: bool | None,
         truncation_direction: str | None,
-    ) -> Batch[list[Prediction], list[list[Prediction]]]:  # fmt: skip
+    ) -> Batch[list[Prediction], list[list[Prediction]]]:
         items = check_pairs(inputs)
         self._tei_only("predict")
         self._supported(truncation_direction=truncation_direction)
@@ -197,9 +238,14 @@ class TEIPlanner:
         return self._split("/predict", base, "inputs", items, truncate, _parser(parse_predictions))
 
     def similarity(
-        self, source_sentence: str, sentences: Sequence[str], *, truncate: bool | None,
-        truncation_direction: str | None, prompt_name: str | None,
-    ) -> Batch[float, list[float]]:  # fmt: skip
+        self,
+        source_sentence: str,
+        sentences: Sequence[str],
+        *,
+        truncate: bool | None,
+        truncation_direction: str | None,
+        prompt_name: str | None,
+    ) -> Batch[float, list[float]]:
         if not isinstance(source_sentence, str) or not source_sentence:
             raise InvalidRequestError("source_sentence must be a non-empty string")
         items = check_texts(sentences, "sentences")
@@ -211,8 +257,9 @@ class TEIPlanner:
             return {"inputs": {"source_sentence": source_sentence, "sentences": part}, **body}
 
         extra = token_estimate(json_size(source_sentence), None)  # the source is embedded with every request
-        return self._split("/similarity", base, put, items, truncate, _parser(parse_similarity),
-                           reserve=1, extra_tokens=extra)  # fmt: skip
+        return self._split(
+            "/similarity", base, put, items, truncate, _parser(parse_similarity), reserve=1, extra_tokens=extra
+        )
 
     def tokenize(
         self, texts: str | Sequence[str], *, add_special_tokens: bool, prompt_name: str | None
@@ -246,8 +293,14 @@ class TEIPlanner:
         max_tokens = (self.info.max_batch_tokens if self.info is not None else None) or None
         max_items = self.batch_size(reserve)
         if all(isinstance(item, str) for item in items):
-            chunks, encoded = plan_texts(items, max_items=max_items, max_bytes=max_bytes, max_tokens=max_tokens,
-                                         cap=cap, extra_tokens=extra_tokens)  # fmt: skip
+            chunks, encoded = plan_texts(
+                items,
+                max_items=max_items,
+                max_bytes=max_bytes,
+                max_tokens=max_tokens,
+                cap=cap,
+                extra_tokens=extra_tokens,
+            )
         else:  # /predict's (text, pair) items
             sizes = [_pair_size(item) for item in items]
             tokens = [token_estimate(s, cap) + extra_tokens for s in sizes] if max_tokens else None
@@ -267,8 +320,14 @@ class TEIPlanner:
         """How the shells read an error answer to ``path``: TEI's shapes, with ``/info``'s model type for the
         message of a call the model cannot do."""
 
-        def read(status: int, body: bytes, *, request_id: str | None = None, url: str | None = None,
-                 hints: Mapping[int, str] | None = None) -> HFEndpointError:  # fmt: skip
+        def read(
+            status: int,
+            body: bytes,
+            *,
+            request_id: str | None = None,
+            url: str | None = None,
+            hints: Mapping[int, str] | None = None,
+        ) -> HFEndpointError:
             return tei_error(status, body, path=path, request_id=request_id, url=url, info=self.info, hints=hints)
 
         return read
@@ -302,7 +361,6 @@ class TEIPlanner:
             )
 
 
-
 def _pair_size(item: list[str]) -> int:
     return sum(json_size(part) for part in item) + len(item) + 1  # [a,b]
 
@@ -329,8 +387,9 @@ def _sized(
             raise ResponseError(
                 f"dimensions={dimensions} was asked, but the server returned {wrong}-value vectors: it ignores the "
                 "field (TEI before 1.8.0, or a server without Matryoshka support)",
-                url=resp.url, request_id=resp.request_id,
-            )  # fmt: skip
+                url=resp.url,
+                request_id=resp.request_id,
+            )
         return vectors
 
     return run

@@ -35,23 +35,37 @@ E = TypeVar("E", bound=HFEndpointError)
 Call = Literal["embed", "embed_sparse", "similarity", "rerank", "predict", "tokenize", "openai"]
 
 _CALLS: dict[str, Call] = {
-    "/embed": "embed", "/embed_sparse": "embed_sparse", "/similarity": "similarity", "/rerank": "rerank",
-    "/predict": "predict", "/tokenize": "tokenize", "/v1/embeddings": "openai",
-}  # fmt: skip
+    "/embed": "embed",
+    "/embed_sparse": "embed_sparse",
+    "/similarity": "similarity",
+    "/rerank": "rerank",
+    "/predict": "predict",
+    "/tokenize": "tokenize",
+    "/v1/embeddings": "openai",
+}
 
 # What each served model is called, and what to use with it.
-_IS = {"embedding": "an embedding model", "splade": "a SPLADE (sparse) embedding model", "reranker": "a reranker",
-       "classifier": "a classifier"}  # fmt: skip
+_IS = {
+    "embedding": "an embedding model",
+    "splade": "a SPLADE (sparse) embedding model",
+    "reranker": "a reranker",
+    "classifier": "a classifier",
+}
 _USE = {
     "embedding": "embed() (LangChain: HFEndpointEmbeddings; LlamaIndex: HFEndpointEmbedding)",
     "splade": "embed_sparse(), or embed(normalize=False)",
     "reranker": "rerank() (LangChain: HFEndpointReranker; LlamaIndex: HFEndpointRerank)",
     "classifier": "predict()",
 }
-_WANTS: dict[Call, str] = {"embed": "an embedding model", "openai": "an embedding model",
-                           "similarity": "an embedding model", "embed_sparse": "a SPLADE (sparse) embedding model",
-                           "rerank": "a reranker", "predict": "a classifier or a reranker",
-                           "tokenize": "any model"}  # fmt: skip
+_WANTS: dict[Call, str] = {
+    "embed": "an embedding model",
+    "openai": "an embedding model",
+    "similarity": "an embedding model",
+    "embed_sparse": "a SPLADE (sparse) embedding model",
+    "rerank": "a reranker",
+    "predict": "a classifier or a reranker",
+    "tokenize": "any model",
+}
 
 _TOO_LONG = re.compile(r"must have less than (?P<limit>\d+) (?P<unit>tokens|characters)\. Given: (?P<given>\d+)")
 _OPENAI_WINDOW = re.compile(r"maximum context length is (?P<limit>\d+) tokens")
@@ -59,8 +73,13 @@ _OPENAI_WINDOW = re.compile(r"maximum context length is (?P<limit>\d+) tokens")
 _VALIDATION_TYPES = ("validation", "", "badrequesterror", "invalid_request_error")
 _BATCH = re.compile(r"batch size (?P<given>\d+) > maximum allowed batch size (?P<limit>\d+)")
 # TEI's 424 messages for a call the model type lacks (router/src/http/server.rs, core/src/infer.rs).
-_MODEL_TYPE = ("is not an embedding model", "is not a re-ranker model", "is not a classifier model",
-               "not available for SPLADE models", "with SPLADE pooling")  # fmt: skip
+_MODEL_TYPE = (
+    "is not an embedding model",
+    "is not a re-ranker model",
+    "is not a classifier model",
+    "not available for SPLADE models",
+    "with SPLADE pooling",
+)
 
 
 def _served(info: TEIInfo | None) -> str | None:
@@ -75,12 +94,16 @@ def _model_type_message(call: Call, info: TEIInfo | None, server_message: str | 
     served = _served(info)
     said = f" (server: {server_message})" if server_message else ""
     if served is None or info is None:
-        return (f"this endpoint's model is not {_WANTS[call]}{said}: for a reranker use {_USE['reranker']}, for an "
-                f"embedding model {_USE['embedding']}, for a classifier {_USE['classifier']}")  # fmt: skip
+        return (
+            f"this endpoint's model is not {_WANTS[call]}{said}: for a reranker use {_USE['reranker']}, for an "
+            f"embedding model {_USE['embedding']}, for a classifier {_USE['classifier']}"
+        )
     model = f" ({info.model_id})" if info.model_id else ""
     if served == "splade" and call == "embed":
-        return (f"this endpoint serves {_IS[served]}{model}, whose vectors TEI does not normalize{said}: use "
-                f"{_USE['splade']}")  # fmt: skip
+        return (
+            f"this endpoint serves {_IS[served]}{model}, whose vectors TEI does not normalize{said}: use "
+            f"{_USE['splade']}"
+        )
     return f"this endpoint serves {_IS[served]}{model}, not {_WANTS[call]}{said}: use {_USE[served]}"
 
 
@@ -97,14 +120,18 @@ def tei_error(
     """The exception for a TEI (or OpenAI-compatible embedding server's) error answer to ``path``."""
     message, error_type = _read_body(body)
     call = _CALLS.get(path)
+
     def make(cls: type[E], text: str) -> E:
         return cls(text, status_code=status, error_type=error_type, request_id=request_id, url=url)
 
     if message is None:
         if status == 413:  # axum's plain text: the body is larger than --payload-limit
             text = body.decode("utf-8", "replace").strip() or "payload too large"
-            return make(BadRequestError, f"{text}: the request body is larger than the server's --payload-limit; pass "
-                        "a smaller payload_limit= to the client (it splits every call into requests that fit it)")
+            return make(
+                BadRequestError,
+                f"{text}: the request body is larger than the server's --payload-limit; pass "
+                "a smaller payload_limit= to the client (it splits every call into requests that fit it)",
+            )
         # plain text, empty, a proxy's page
         return error_from_response(status, body, request_id=request_id, url=url, hints=hints)
     kind = (error_type or "").lower()
@@ -114,8 +141,10 @@ def tei_error(
     if kind == "validation" or (kind == "" and status == 422):
         batch = _BATCH.search(message)
         if batch:
-            message += (f": the server accepts {batch['limit']} inputs a request; pass max_batch_size="
-                        f"{batch['limit']} (the client splits by /info's max_client_batch_size)")  # fmt: skip
+            message += (
+                f": the server accepts {batch['limit']} inputs a request; pass max_batch_size="
+                f"{batch['limit']} (the client splits by /info's max_client_batch_size)"
+            )
         return make(RequestValidationError, message)
     if kind == "tokenizer":
         return make(RequestValidationError, message)
@@ -160,13 +189,17 @@ def _context_error(err: ContextWindowExceededError, match: re.Match[str], call: 
     limit = int(match["limit"])
     unit = match.groupdict().get("unit") or "tokens"
     if call == "openai":
-        hint = ("the /v1/embeddings route cannot ask the server to cut inputs: shorten it, or use route='tei' "
-                "(TEI's /embed) with truncate=True")  # fmt: skip
+        hint = (
+            "the /v1/embeddings route cannot ask the server to cut inputs: shorten it, or use route='tei' "
+            "(TEI's /embed) with truncate=True"
+        )
     elif call == "tokenize":
         hint = "/tokenize never truncates: shorten it"
     else:
-        hint = ("pass truncate=True to cut each input to the model's limit (from the end; "
-                "truncation_direction='left' cuts the start instead), or shorten it")  # fmt: skip
+        hint = (
+            "pass truncate=True to cut each input to the model's limit (from the end; "
+            "truncation_direction='left' cuts the start instead), or shorten it"
+        )
     err.message = f"{err.message}: an input is longer than the model accepts ({limit} {unit}); {hint}"
     err.args = (err.message,)
     if unit == "tokens":

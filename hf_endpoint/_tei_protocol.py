@@ -75,8 +75,9 @@ def check_pairs(inputs: str | Sequence[str | Sequence[str]]) -> list[list[str]]:
     if isinstance(inputs, str):
         inputs = [inputs]
     if not isinstance(inputs, Sequence):
-        raise InvalidRequestError(f"inputs must be a string or a list of texts / (text, pair) tuples, not "
-                                  f"{type(inputs).__name__}")  # fmt: skip
+        raise InvalidRequestError(
+            f"inputs must be a string or a list of texts / (text, pair) tuples, not {type(inputs).__name__}"
+        )
     out: list[list[str]] = []
     for i, item in enumerate(inputs):
         parts = [item] if isinstance(item, str) else list(item) if isinstance(item, Sequence) else None
@@ -103,9 +104,7 @@ def _flag(name: str, value: Any) -> bool:
     return value
 
 
-def _options(
-    truncate: bool | None, truncation_direction: str | None, prompt_name: str | None = None
-) -> dict[str, Any]:
+def _options(truncate: bool | None, truncation_direction: str | None, prompt_name: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"truncate": False if truncate is None else _flag("truncate", truncate)}
     direction = _direction(truncation_direction)
     if direction is not None:
@@ -255,8 +254,9 @@ def parse_openai_embeddings(body: bytes, n: int, url: str | None = None) -> list
         index = item.get("index") if isinstance(item, Mapping) else None
         vector = item.get("embedding") if isinstance(item, Mapping) else None
         if not isinstance(index, int) or not 0 <= index < n or out[index] is not None:
-            raise ResponseError(f"/v1/embeddings: item index {index!r} is missing, repeated or outside 0..{n - 1}",
-                                url=url)  # fmt: skip
+            raise ResponseError(
+                f"/v1/embeddings: item index {index!r} is missing, repeated or outside 0..{n - 1}", url=url
+            )
         out[index] = _vector(vector, url)
     missing = [i for i, v in enumerate(out) if v is None]
     if missing:

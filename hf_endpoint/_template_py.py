@@ -33,10 +33,13 @@ def _calls(m: Mapping[str, Any]) -> str:
     if not calls:
         return ""
     return "".join(
-        '{"function": {"name": ' + json.dumps(c["function"]["name"], ensure_ascii=False) + ', "arguments": '
-        + str(c["function"]["arguments"]) + "}}"
+        '{"function": {"name": '
+        + json.dumps(c["function"]["name"], ensure_ascii=False)
+        + ', "arguments": '
+        + str(c["function"]["arguments"])
+        + "}}"
         for c in calls
-    )  # fmt: skip
+    )
 
 
 def _split_system(messages: Messages) -> tuple[Any, Messages]:

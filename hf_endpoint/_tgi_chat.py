@@ -51,8 +51,9 @@ class ChatConfig:
 
     @classmethod
     def load(cls, options: ChatOptions) -> ChatConfig:
-        return cls(options.route, options.model, options.load_template(), options.clamp_max_tokens,
-                   options.payload_limit)  # fmt: skip
+        return cls(
+            options.route, options.model, options.load_template(), options.clamp_max_tokens, options.payload_limit
+        )
 
 
 def needs_info(cfg: ChatConfig, state: EndpointState, route: Route | None) -> bool:

@@ -45,6 +45,7 @@ __all__ = ["ChatHFEndpoint"]
 
 _SEED_PREFIX = "huggingface/"
 
+
 class ChatHFEndpoint(BaseChatModel):
     """A chat model served by a Hugging Face Inference Endpoint or any text-generation-inference (TGI) server.
 
@@ -177,8 +178,11 @@ class ChatHFEndpoint(BaseChatModel):
         state: dict[Any, Any] = super().__getstate__()
         state["__dict__"] = {**state["__dict__"], "api_key": None}
         if state.get("__pydantic_private__"):
-            state["__pydantic_private__"] = {**state["__pydantic_private__"], "_token_from_env": False,
-                                             "_settings_memo": None}  # fmt: skip
+            state["__pydantic_private__"] = {
+                **state["__pydantic_private__"],
+                "_token_from_env": False,
+                "_settings_memo": None,
+            }
         return state
 
     @property
@@ -205,9 +209,20 @@ class ChatHFEndpoint(BaseChatModel):
         # instructions without it. test_lc_chat_model.py::test_settings_follow_every_field_change checks the result.
         private = self.__pydantic_private__
         assert private is not None
-        fields = (self.base_url, self.hedge_after, self.api_key, self.timeout, self.max_retries,
-                  self.cold_start_timeout, self.route, self.chat_template, self.verify, self.allow_insecure_http,
-                  self.payload_limit, private["_token_from_env"])  # fmt: skip
+        fields = (
+            self.base_url,
+            self.hedge_after,
+            self.api_key,
+            self.timeout,
+            self.max_retries,
+            self.cold_start_timeout,
+            self.route,
+            self.chat_template,
+            self.verify,
+            self.allow_insecure_http,
+            self.payload_limit,
+            private["_token_from_env"],
+        )
         memo = private["_settings_memo"]
         if memo is not None and memo[0] == fields:
             return memo[1]  # type: ignore[no-any-return]

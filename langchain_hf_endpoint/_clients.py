@@ -76,7 +76,10 @@ def token_ids(settings: ClientSettings, text: str) -> tuple[int, ...]:
         raise NotFoundError(
             f"{err.message}. Counting tokens needs the server's /tokenize (TGI's), which this server does not have: "
             "pass custom_get_token_ids= (e.g. a Hugging Face tokenizer's encode) to count with your own",
-            status_code=err.status_code, error_type=err.error_type, request_id=err.request_id, url=err.url,
+            status_code=err.status_code,
+            error_type=err.error_type,
+            request_id=err.request_id,
+            url=err.url,
         ) from err
 
 

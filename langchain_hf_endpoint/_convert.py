@@ -39,8 +39,10 @@ __all__ = [
 PROVIDER = "huggingface"
 
 #: The error of a tool call that stopped on the length limit (in ``invalid_tool_calls``).
-CUT_OFF = "the generation stopped on the length limit (finish_reason='length') before the tool call was complete; " \
+CUT_OFF = (
+    "the generation stopped on the length limit (finish_reason='length') before the tool call was complete; "
     "raise max_tokens"
+)
 
 
 def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:

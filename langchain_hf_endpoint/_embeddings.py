@@ -73,12 +73,16 @@ class HFEndpointEmbeddings(TEIConnection, Embeddings):
         kwargs = dict(kwargs)
         task = kwargs.pop("task", "feature-extraction")
         if task not in (None, "feature-extraction"):
-            raise InvalidRequestError(f"task={task!r}: HFEndpointEmbeddings does feature-extraction only; for "
-                                      "reranking use HFEndpointReranker")  # fmt: skip
+            raise InvalidRequestError(
+                f"task={task!r}: HFEndpointEmbeddings does feature-extraction only; for "
+                "reranking use HFEndpointReranker"
+            )
         for key, value in (kwargs.pop("model_kwargs", None) or {}).items():
             if key not in _MODEL_KWARGS:
-                raise InvalidRequestError(f"model_kwargs[{key!r}] is not an embedding option; HFEndpointEmbeddings "
-                                          f"takes {', '.join(_MODEL_KWARGS)}")  # fmt: skip
+                raise InvalidRequestError(
+                    f"model_kwargs[{key!r}] is not an embedding option; HFEndpointEmbeddings "
+                    f"takes {', '.join(_MODEL_KWARGS)}"
+                )
             for field in _MODEL_KWARGS[key]:
                 if kwargs.get(field, value) != value:
                     raise InvalidRequestError(f"model_kwargs[{key!r}]={value!r} contradicts {field}={kwargs[field]!r}")
@@ -86,8 +90,13 @@ class HFEndpointEmbeddings(TEIConnection, Embeddings):
         return kwargs
 
     def _params(self, prompt_name: str | None) -> dict[str, Any]:
-        return {"prompt_name": prompt_name, "normalize": self.normalize, "truncate": self.truncate,
-                "truncation_direction": self.truncation_direction, "dimensions": self.dimensions}  # fmt: skip
+        return {
+            "prompt_name": prompt_name,
+            "normalize": self.normalize,
+            "truncate": self.truncate,
+            "truncation_direction": self.truncation_direction,
+            "dimensions": self.dimensions,
+        }
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """One vector per text, in order (any number of texts)."""

@@ -60,8 +60,12 @@ class HFEndpointReranker(TEIConnection, BaseDocumentCompressor):
     """The model's raw logits instead of scores between 0 and 1."""
 
     def _params(self) -> dict[str, Any]:
-        params = {"top_n": self.top_n, "raw_scores": self.raw_scores, "truncate": self.truncate,
-                  "truncation_direction": self.truncation_direction}  # fmt: skip
+        params = {
+            "top_n": self.top_n,
+            "raw_scores": self.raw_scores,
+            "truncate": self.truncate,
+            "truncation_direction": self.truncation_direction,
+        }
         return {k: v for k, v in params.items() if v is not None}
 
     def compress_documents(

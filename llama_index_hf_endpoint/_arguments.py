@@ -29,8 +29,16 @@ _HINTS = {
     "cookies": "use headers={'Cookie': ...}",
 }
 # Request parameters also taken as arguments (as those classes do): kept in additional_kwargs, sent with every call.
-_REQUEST_ARGS = ("top_p", "top_k", "seed", "stop", "repetition_penalty", "typical_p", "frequency_penalty",
-                 "presence_penalty")  # fmt: skip
+_REQUEST_ARGS = (
+    "top_p",
+    "top_k",
+    "seed",
+    "stop",
+    "repetition_penalty",
+    "typical_p",
+    "frequency_penalty",
+    "presence_penalty",
+)
 
 
 def constructor_arguments(

@@ -32,9 +32,12 @@ def client_options(fields: Any, api_key: Secret | None) -> tuple[ConnectionOptio
         allow_insecure_http=fields.allow_insecure_http,
     )
     chat = ChatOptions(
-        route=fields.route, model=fields.model, chat_template=fields.chat_template,
-        tokenizer_config=fields.tokenizer_config, payload_limit=fields.payload_limit,
-    )  # fmt: skip
+        route=fields.route,
+        model=fields.model,
+        chat_template=fields.chat_template,
+        tokenizer_config=fields.tokenizer_config,
+        payload_limit=fields.payload_limit,
+    )
     return connection, chat
 
 

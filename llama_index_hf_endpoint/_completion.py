@@ -19,8 +19,12 @@ if TYPE_CHECKING:
 __all__ = ["CompletionStream", "acompletion_stream", "completion_stream", "generate_params", "generate_response"]
 
 # chat parameter -> /generate parameter, where the meaning is the same
-_RENAMED = {"max_tokens": "max_new_tokens", "max_completion_tokens": "max_new_tokens", "top_logprobs": "top_n_tokens",
-            "response_format": "grammar"}  # fmt: skip
+_RENAMED = {
+    "max_tokens": "max_new_tokens",
+    "max_completion_tokens": "max_new_tokens",
+    "top_logprobs": "top_n_tokens",
+    "response_format": "grammar",
+}
 _DROPPED = ("logprobs", "stream_options")  # (logprobs: /generate always returns them, with details)
 
 
@@ -56,8 +60,11 @@ def _finite(logprob: float | None) -> float:
 def _usage(prompt_tokens: int | None, completion_tokens: int) -> dict[str, Any]:
     if prompt_tokens is None:
         return {"completion_tokens": completion_tokens}
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens}  # fmt: skip
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
 
 
 def generate_response(resp: GenerateResponse) -> CompletionResponse:

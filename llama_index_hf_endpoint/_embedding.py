@@ -95,8 +95,10 @@ class HFEndpointEmbedding(TEIConnection, BaseEmbedding):
         args.setdefault("model_name", parse_endpoints(args["base_url"])[0])
         super().__init__(**args)
         given = self.model_fields_set
-        self._given = (self.embed_batch_size if "embed_batch_size" in given else None,
-                       self.num_workers if "num_workers" in given else None)  # fmt: skip
+        self._given = (
+            self.embed_batch_size if "embed_batch_size" in given else None,
+            self.num_workers if "num_workers" in given else None,
+        )
         self._connect(key)
 
     @classmethod
@@ -127,8 +129,13 @@ class HFEndpointEmbedding(TEIConnection, BaseEmbedding):
     # ------------------------------------------------------------------------------------------- embeddings
 
     def _params(self, prompt_name: str | None) -> dict[str, Any]:
-        return {"prompt_name": prompt_name, "normalize": self.normalize, "truncate": self.truncate,
-                "truncation_direction": self.truncation_direction, "dimensions": self.dimensions}  # fmt: skip
+        return {
+            "prompt_name": prompt_name,
+            "normalize": self.normalize,
+            "truncate": self.truncate,
+            "truncation_direction": self.truncation_direction,
+            "dimensions": self.dimensions,
+        }
 
     def _get_query_embedding(self, query: str) -> Embedding:
         inputs = with_instruction([query], self.query_instruction)

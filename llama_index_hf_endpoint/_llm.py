@@ -64,6 +64,7 @@ Route = Literal["auto", "chat", "generate"]
 # Keyword arguments LlamaIndex passes through to ``chat`` that mean nothing to TGI.
 _IGNORED_KWARGS = ("strict", "verbose")
 
+
 class HFEndpoint(ToolCallingLLM):
     """A TGI server or Hugging Face Inference Endpoint as a LlamaIndex function-calling LLM.
 
@@ -92,7 +93,9 @@ class HFEndpoint(ToolCallingLLM):
         "'weight', 'route'}) pairs): balanced, with failover; additional_kwargs['endpoint'] says which answered."
     )
     hedge_after: float | None = Field(
-        default=None, gt=0, description="With several endpoints: seconds after which an async stream with no first "
+        default=None,
+        gt=0,
+        description="With several endpoints: seconds after which an async stream with no first "
         "token yet is also sent to a second endpoint (the first to answer wins).",
     )
     model: str | None = Field(
@@ -135,7 +138,8 @@ class HFEndpoint(ToolCallingLLM):
         default=False, description="Send the token over plain http:// to a non-loopback host (a trusted network)."
     )
     payload_limit: int = Field(
-        default=2_000_000, description="The server's --payload-limit in bytes (TGI's default): inline images over it "
+        default=2_000_000,
+        description="The server's --payload-limit in bytes (TGI's default): inline images over it "
         "are refused before sending.",
     )
 
@@ -159,7 +163,9 @@ class HFEndpoint(ToolCallingLLM):
         LlamaIndex's Hugging Face classes are taken where they mean the same (``token``, ``max_new_tokens``,
         ``generate_kwargs``, ``model_url``, ``endpoint_url``)."""
         args, api_key = constructor_arguments(
-            type(self).__name__, {*type(self).model_fields, "api_key"}, {"base_url": base_url, "api_key": api_key},
+            type(self).__name__,
+            {*type(self).model_fields, "api_key"},
+            {"base_url": base_url, "api_key": api_key},
             kwargs,
         )
         base_url = args["base_url"]
@@ -266,20 +272,30 @@ class HFEndpoint(ToolCallingLLM):
         # LlamaIndex asks for this on every call (its callback decorators): remembered for as long as what it is made
         # of stays the same; each caller gets its own dict. A memo, not a second implementation: kept for issue 7's
         # target for HFEndpoint at 50 requests in flight (2.5x raw aiohttp, met at 2.50x), where rebuilding costs 3.8%.
-        key = (private["_info"], private["_info_known"], self.max_tokens, self.context_window, self.model,
-               self.is_chat_model)  # fmt: skip
+        key = (
+            private["_info"],
+            private["_info_known"],
+            self.max_tokens,
+            self.context_window,
+            self.model,
+            self.is_chat_model,
+        )
         memo = private["_payload_memo"]
         if memo is None or memo[0] != key:
-            memo = private["_payload_memo"] = (key, {"class_name": self.class_name(),
-                                                     **self._metadata_for(private["_info"]).model_dump()})  # fmt: skip
+            memo = private["_payload_memo"] = (
+                key,
+                {"class_name": self.class_name(), **self._metadata_for(private["_info"]).model_dump()},
+            )
         return dict(memo[1])
 
     def _set_info(self, info: Info | None) -> None:
         if info is None and self.context_window is None:
             logger.warning(
                 "llama_index_hf_endpoint: %s has no /info (not TGI?); assuming a %d-token context window. "
-                "Pass context_window= to set it.", self.base_url, DEFAULT_CONTEXT_WINDOW,
-            )  # fmt: skip
+                "Pass context_window= to set it.",
+                self.base_url,
+                DEFAULT_CONTEXT_WINDOW,
+            )
         self._info, self._info_known = info, True
 
     async def _aensure_info(self) -> None:
@@ -293,8 +309,14 @@ class HFEndpoint(ToolCallingLLM):
         return self._client.served_model or (aclient.served_model if aclient is not None else None)
 
     def _metadata_for(self, info: Info | None) -> LLMMetadata:
-        return llm_metadata(info, self._served_model(), max_tokens=self.max_tokens, context_window=self.context_window,
-                            model=self.model, is_chat_model=self.is_chat_model)  # fmt: skip
+        return llm_metadata(
+            info,
+            self._served_model(),
+            max_tokens=self.max_tokens,
+            context_window=self.context_window,
+            model=self.model,
+            is_chat_model=self.is_chat_model,
+        )
 
     # ------------------------------------------------------------------------------------------- requests
 

@@ -89,19 +89,33 @@ class HFEndpointRerank(TEIConnection, BaseNodePostprocessor):
         return "HFEndpointRerank"
 
     def _start(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None) -> tuple[str, list[str]]:
-        dispatcher.event(ReRankStartEvent(query=query_bundle, nodes=nodes, top_n=self.top_n or len(nodes),
-                                          model_name=parse_endpoints(self.base_url)[0]))  # fmt: skip
+        dispatcher.event(
+            ReRankStartEvent(
+                query=query_bundle,
+                nodes=nodes,
+                top_n=self.top_n or len(nodes),
+                model_name=parse_endpoints(self.base_url)[0],
+            )
+        )
         if query_bundle is None:
             raise ValueError("HFEndpointRerank needs the query: postprocess_nodes(nodes, query_str=...)")
         return query_bundle.query_str, [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
 
     def _payload(self, nodes: list[NodeWithScore], query: str) -> dict[str, Any]:
-        return {EventPayload.NODES: nodes, EventPayload.MODEL_NAME: parse_endpoints(self.base_url)[0],
-                EventPayload.QUERY_STR: query, EventPayload.TOP_K: self.top_n}  # fmt: skip
+        return {
+            EventPayload.NODES: nodes,
+            EventPayload.MODEL_NAME: parse_endpoints(self.base_url)[0],
+            EventPayload.QUERY_STR: query,
+            EventPayload.TOP_K: self.top_n,
+        }
 
     def _params(self) -> dict[str, Any]:
-        return {"top_n": self.top_n, "raw_scores": self.raw_scores, "truncate": self.truncate,
-                "truncation_direction": self.truncation_direction}  # fmt: skip
+        return {
+            "top_n": self.top_n,
+            "raw_scores": self.raw_scores,
+            "truncate": self.truncate,
+            "truncation_direction": self.truncation_direction,
+        }
 
     def _postprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None

@@ -107,8 +107,11 @@ def cut_off_error(calls: list[_Call]) -> Exception:
 def chat_response(completion: ChatCompletion) -> ChatResponse:
     """A whole chat result -> ``ChatResponse`` (tool calls, logprobs, usage)."""
     if not completion.choices:
-        return ChatResponse(message=assistant_message("", []), raw=completion.model_dump(),
-                            additional_kwargs=usage_kwargs(completion.usage))  # fmt: skip
+        return ChatResponse(
+            message=assistant_message("", []),
+            raw=completion.model_dump(),
+            additional_kwargs=usage_kwargs(completion.usage),
+        )
     choice = completion.choices[0]
     calls = [
         _Call(tc.id or f"call_{i}", tc.function.name, tc.function.arguments)

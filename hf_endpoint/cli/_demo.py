@@ -167,8 +167,9 @@ def run_demo(url: str | None = None, embed_url: str | None = None) -> int:
             # LlamaIndex's default instructions.
             qa = PromptTemplate("{context_str}\n\n{query_str}")
             rerank = HFEndpointRerank(base_url=embed_base, top_n=1)
-            engine = index.as_query_engine(llm=llm, text_qa_template=qa, similarity_top_k=3,
-                                           node_postprocessors=[rerank])  # fmt: skip
+            engine = index.as_query_engine(
+                llm=llm, text_qa_template=qa, similarity_top_k=3, node_postprocessors=[rerank]
+            )
             response = engine.query(QUESTION[0]["content"])
             for node in response.source_nodes:
                 print(f"   source ({node.score:.3f}): {node.node.get_content()[:70]!r}")

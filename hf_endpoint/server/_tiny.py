@@ -106,8 +106,10 @@ class TinyBackend:
         body: dict[str, Any] = {
             "prompt": [t.id for t in prompt.tokens],
             # The driver stops at max_new_tokens; the margin lets a character cut there complete (see above).
-            "max_tokens": max(min(params.max_new_tokens + _CHAR_MARGIN, self.max_total_tokens - len(prompt.tokens)),
-                              params.max_new_tokens),
+            "max_tokens": max(
+                min(params.max_new_tokens + _CHAR_MARGIN, self.max_total_tokens - len(prompt.tokens)),
+                params.max_new_tokens,
+            ),
             "stream": True,
             "timings_per_token": True,  # each chunk's running token count (predicted_n)
             "n_probs": max(params.top_n_tokens, 1),
@@ -168,7 +170,7 @@ class TinyBackend:
                 if isinstance(item, dict) and "error" in item:
                     raise RuntimeError(str(item["error"]))
                 steps = _steps(item, params.top_n_tokens)
-                produced = ((item.get("timings") or {}).get("predicted_n") if isinstance(item, dict) else None)
+                produced = (item.get("timings") or {}).get("predicted_n") if isinstance(item, dict) else None
                 entries = sum(1 for s in steps if not s.token.special)
                 if isinstance(produced, int) and entries == 1 and produced - counted > 1:
                     steps[:0] = await self._leading_tokens(steps[0].token, produced - counted)
@@ -207,8 +209,9 @@ class TinyBackend:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
         with opener.open(request, timeout=30) as response:
             props = json.loads(response.read())
-        return ModelTemplate(source, bos_token=str(props.get("bos_token") or ""),
-                             eos_token=str(props.get("eos_token") or ""))  # fmt: skip
+        return ModelTemplate(
+            source, bos_token=str(props.get("bos_token") or ""), eos_token=str(props.get("eos_token") or "")
+        )
 
     async def close(self) -> None:
         if self._session is not None:

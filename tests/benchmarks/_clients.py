@@ -271,8 +271,10 @@ class OursLangChain(Client):
         super().setup(small, big)
         from langchain_hf_endpoint import ChatHFEndpoint
 
-        self.llm = {False: ChatHFEndpoint(base_url=small, max_tokens=SMALL),
-                    True: ChatHFEndpoint(base_url=big, max_tokens=BIG)}  # fmt: skip
+        self.llm = {
+            False: ChatHFEndpoint(base_url=small, max_tokens=SMALL),
+            True: ChatHFEndpoint(base_url=big, max_tokens=BIG),
+        }
 
     def call(self) -> Any:
         return self.llm[False].invoke(PROMPT_TEXT)
@@ -369,8 +371,9 @@ class LangChainFloor(Client):
             def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
                 for _ in range(self.n_chunks):
                     yield ChatGenerationChunk(message=AIMessageChunk(content=" tok"))
-                yield ChatGenerationChunk(message=AIMessageChunk(content="", chunk_position="last",
-                                                                 response_metadata=dict(meta)))  # fmt: skip
+                yield ChatGenerationChunk(
+                    message=AIMessageChunk(content="", chunk_position="last", response_metadata=dict(meta))
+                )
 
             async def _astream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
                 for chunk in self._stream(messages):
@@ -378,8 +381,12 @@ class LangChainFloor(Client):
 
         self.llm = {False: Floor(n_chunks=SMALL + 1), True: Floor(n_chunks=BIG + 1)}
 
-    call, stream, acall, astream = (OursLangChain.call, OursLangChain.stream,  # type: ignore[assignment]
-                                    OursLangChain.acall, OursLangChain.astream)  # fmt: skip
+    call, stream, acall, astream = (
+        OursLangChain.call,
+        OursLangChain.stream,  # type: ignore[assignment]
+        OursLangChain.acall,
+        OursLangChain.astream,
+    )
 
 
 class LlamaIndexFloor(Client):
@@ -444,8 +451,12 @@ class LlamaIndexFloor(Client):
         self.msgs = [ChatMessage(role="user", content=PROMPT_TEXT)]
         self.llm = {False: Floor(n_chunks=SMALL + 1), True: Floor(n_chunks=BIG + 1)}
 
-    call, stream, acall, astream = (OursLlamaIndex.call, OursLlamaIndex.stream,  # type: ignore[assignment]
-                                    OursLlamaIndex.acall, OursLlamaIndex.astream)  # fmt: skip
+    call, stream, acall, astream = (
+        OursLlamaIndex.call,
+        OursLlamaIndex.stream,  # type: ignore[assignment]
+        OursLlamaIndex.acall,
+        OursLlamaIndex.astream,
+    )
 
 
 class _RawEvents(Raw):
@@ -542,8 +553,12 @@ class LangChainRawFloor(_OverRaw):
 
         self.llm = {False: RawModel(big=False), True: RawModel(big=True)}
 
-    call, stream, acall, astream = (OursLangChain.call, OursLangChain.stream,  # type: ignore[assignment]
-                                    OursLangChain.acall, OursLangChain.astream)  # fmt: skip
+    call, stream, acall, astream = (
+        OursLangChain.call,
+        OursLangChain.stream,  # type: ignore[assignment]
+        OursLangChain.acall,
+        OursLangChain.astream,
+    )
 
 
 class LlamaIndexRawFloor(_OverRaw):
@@ -607,8 +622,12 @@ class LlamaIndexRawFloor(_OverRaw):
         self.msgs = [ChatMessage(role="user", content=PROMPT_TEXT)]
         self.llm = {False: RawLLM(big=False), True: RawLLM(big=True)}
 
-    call, stream, acall, astream = (OursLlamaIndex.call, OursLlamaIndex.stream,  # type: ignore[assignment]
-                                    OursLlamaIndex.acall, OursLlamaIndex.astream)  # fmt: skip
+    call, stream, acall, astream = (
+        OursLlamaIndex.call,
+        OursLlamaIndex.stream,  # type: ignore[assignment]
+        OursLlamaIndex.acall,
+        OursLlamaIndex.astream,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------- peers
@@ -755,8 +774,10 @@ class LangChainHFLLM(LangChainHF):
         Client.setup(self, small, big)
         from langchain_huggingface import HuggingFaceEndpoint
 
-        self.llm = {False: HuggingFaceEndpoint(endpoint_url=small, max_new_tokens=SMALL),
-                    True: HuggingFaceEndpoint(endpoint_url=big, max_new_tokens=BIG)}  # fmt: skip
+        self.llm = {
+            False: HuggingFaceEndpoint(endpoint_url=small, max_new_tokens=SMALL),
+            True: HuggingFaceEndpoint(endpoint_url=big, max_new_tokens=BIG),
+        }
 
 
 class LlamaIndexHF(Client):
@@ -770,8 +791,10 @@ class LlamaIndexHF(Client):
         from llama_index.llms.huggingface_api import HuggingFaceInferenceAPI
 
         self.msgs = [ChatMessage(role="user", content=PROMPT_TEXT)]
-        self.llm = {False: HuggingFaceInferenceAPI(model=small, num_output=SMALL),
-                    True: HuggingFaceInferenceAPI(model=big, num_output=BIG)}  # fmt: skip
+        self.llm = {
+            False: HuggingFaceInferenceAPI(model=small, num_output=SMALL),
+            True: HuggingFaceInferenceAPI(model=big, num_output=BIG),
+        }
 
     def call(self) -> Any:
         return self.llm[False].chat(self.msgs)
@@ -802,8 +825,12 @@ class LiteLLM(Client):
         self.litellm = litellm
 
     def _kw(self, big: bool) -> dict[str, Any]:
-        return {"model": "huggingface/tgi", "api_base": self.big if big else self.small, "messages": MESSAGES,
-                "max_tokens": BIG if big else SMALL}  # fmt: skip
+        return {
+            "model": "huggingface/tgi",
+            "api_base": self.big if big else self.small,
+            "messages": MESSAGES,
+            "max_tokens": BIG if big else SMALL,
+        }
 
     def call(self) -> Any:
         return self.litellm.completion(**self._kw(False))

@@ -28,19 +28,40 @@ IMPORTS: list[tuple[str, str, str, str | None]] = [
     ("aiohttp", "import aiohttp", "raw", None),
     ("httpx", "import httpx", "raw", None),
     ("langchain-core BaseChatModel", "from langchain_core.language_models import BaseChatModel", "framework", None),
-    ("langchain_hf_endpoint", "from langchain_hf_endpoint import ChatHFEndpoint", "ours", "langchain-core BaseChatModel"),
-    ("langchain_huggingface", "from langchain_huggingface import ChatHuggingFace", "peer",
-     "langchain-core BaseChatModel"),
-    ("llama-index-core FunctionCallingLLM", "from llama_index.core.llms.function_calling import FunctionCallingLLM",
-     "framework", None),
-    ("llama_index_hf_endpoint", "from llama_index_hf_endpoint import HFEndpoint", "ours",
-     "llama-index-core FunctionCallingLLM"),
-    ("llama_index.llms.huggingface_api", "from llama_index.llms.huggingface_api import HuggingFaceInferenceAPI",
-     "peer", "llama-index-core FunctionCallingLLM"),
+    (
+        "langchain_hf_endpoint",
+        "from langchain_hf_endpoint import ChatHFEndpoint",
+        "ours",
+        "langchain-core BaseChatModel",
+    ),
+    (
+        "langchain_huggingface",
+        "from langchain_huggingface import ChatHuggingFace",
+        "peer",
+        "langchain-core BaseChatModel",
+    ),
+    (
+        "llama-index-core FunctionCallingLLM",
+        "from llama_index.core.llms.function_calling import FunctionCallingLLM",
+        "framework",
+        None,
+    ),
+    (
+        "llama_index_hf_endpoint",
+        "from llama_index_hf_endpoint import HFEndpoint",
+        "ours",
+        "llama-index-core FunctionCallingLLM",
+    ),
+    (
+        "llama_index.llms.huggingface_api",
+        "from llama_index.llms.huggingface_api import HuggingFaceInferenceAPI",
+        "peer",
+        "llama-index-core FunctionCallingLLM",
+    ),
     ("huggingface_hub", "from huggingface_hub import InferenceClient", "peer", None),
     ("text_generation", "import text_generation", "peer", None),
     ("litellm", "import litellm", "peer", None),
-]  # fmt: skip
+]
 
 _PROBE = """
 import time, json
@@ -67,18 +88,22 @@ def _env(pycache: str | None, extra: dict[str, str]) -> dict[str, str]:
 
 def _once(stmt: str, env: dict[str, str], cwd: str, before: str = "") -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, "-c", _PROBE.format(stmt=stmt, before=before)], capture_output=True, text=True, env=env,
+        [sys.executable, "-c", _PROBE.format(stmt=stmt, before=before)],
+        capture_output=True,
+        text=True,
+        env=env,
         cwd=cwd,
         timeout=120,
-    )  # fmt: skip
+    )
     if proc.returncode != 0:
         return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1][:300]}
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
 
-def measure_imports(reps: int, pycache: str | None, cwd: str, env_extra: dict[str, str],
-                    only: set[str] | None = None, warm: bool = True) -> dict[str, Any]:  # fmt: skip
+def measure_imports(
+    reps: int, pycache: str | None, cwd: str, env_extra: dict[str, str], only: set[str] | None = None, warm: bool = True
+) -> dict[str, Any]:
     """``{id: {"ms": median, "min_ms", "rss_mb": median, "runs_ms": [...], "kind", "statement", "baseline",
     "delta_ms"}}``. Rounds are interleaved (one run of every statement, then the next round); ``delta_ms`` is the
     median time of this import in an interpreter that has already imported its framework's base class."""

@@ -51,8 +51,19 @@ def _count(client_id: str, scenario: str, n: int, small: str, big: str, env: dic
     )
     with tempfile.TemporaryDirectory(prefix="hf-endpoint-callgrind-") as tmp:
         out = os.path.join(tmp, "callgrind.out")
-        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-c", code,
-               client_id, scenario, str(n), small, big]  # fmt: skip
+        cmd = [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            "-c",
+            code,
+            client_id,
+            scenario,
+            str(n),
+            small,
+            big,
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
         for line in proc.stderr.splitlines():
             if "Collected :" in line:
@@ -90,8 +101,10 @@ def table(results: dict[str, dict[str, float]]) -> str:
         ratio = f" ({value / base:.2f}x)" if base else ""
         return f"{value / 1000:,.0f} k{ratio}"
 
-    lines = ["| client | route | " + " | ".join(f"{s}: instructions per request" for s in SCENARIOS) + " |",
-             "|---|---|" + "---|" * len(SCENARIOS)]  # fmt: skip
+    lines = [
+        "| client | route | " + " | ".join(f"{s}: instructions per request" for s in SCENARIOS) + " |",
+        "|---|---|" + "---|" * len(SCENARIOS),
+    ]
     for client_id in results:
         cls = CLIENTS[client_id]
         lines.append(f"| {cls.name} | {cls.route} | " + " | ".join(cell(client_id, s) for s in SCENARIOS) + " |")

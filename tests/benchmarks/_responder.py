@@ -43,15 +43,19 @@ def _requests(max_tokens: int) -> list[tuple[str, str, str, Any]]:
         ("GET /v1/models", "GET", "/v1/models", None),
         ("chat", "POST", "/v1/chat/completions", chat),
         ("chat stream", "POST", "/v1/chat/completions", {**chat, "stream": True}),
-        ("chat stream usage", "POST", "/v1/chat/completions",
-         {**chat, "stream": True, "stream_options": {"include_usage": True}}),
+        (
+            "chat stream usage",
+            "POST",
+            "/v1/chat/completions",
+            {**chat, "stream": True, "stream_options": {"include_usage": True}},
+        ),
         ("generate", "POST", "/generate", gen),
         ("generate details", "POST", "/generate", gen_d),
         ("generate stream", "POST", "/generate_stream", gen),
         ("generate stream details", "POST", "/generate_stream", gen_d),
         ("root", "POST", "/", gen),
         ("root details", "POST", "/", gen_d),
-    ]  # fmt: skip
+    ]
     return out
 
 

@@ -24,9 +24,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: Clients that share a worker process with another client of the same library (fewer imports at start-up; each
 #: client is still measured alone). The others each have their own process.
-GROUPS = {"raw-generate": "raw", "hub-generate": "hub-chat", "langchain-huggingface-llm": "langchain-huggingface",
-          "litellm-url": "litellm", "langchain-raw-floor": "langchain-floor",
-          "llama-index-raw-floor": "llama-index-floor"}  # fmt: skip
+GROUPS = {
+    "raw-generate": "raw",
+    "hub-generate": "hub-chat",
+    "langchain-huggingface-llm": "langchain-huggingface",
+    "litellm-url": "litellm",
+    "langchain-raw-floor": "langchain-floor",
+    "llama-index-raw-floor": "llama-index-floor",
+}
 
 #: (scenario id, side, worker op, column title)
 SCENARIOS = [
@@ -63,16 +68,46 @@ class Settings:
     @classmethod
     def make(cls, quick: bool, clients: list[str]) -> Settings:
         if quick:
-            return cls(quick, rounds=3, seq_n=30, stream_n=1, async_total=200, async_inflight=50, streams_count=1000,
-                       streams_rounds=1, leak_n=500, leak_warm=100, import_reps=1, timeout=8.0, clients=clients,
-                       streams_clients=["raw", "ours-chat", "ours-native"], slow_budget=0.3, seq_parts=2,
-                       async_parts=1)  # fmt: skip
+            return cls(
+                quick,
+                rounds=3,
+                seq_n=30,
+                stream_n=1,
+                async_total=200,
+                async_inflight=50,
+                streams_count=1000,
+                streams_rounds=1,
+                leak_n=500,
+                leak_warm=100,
+                import_reps=1,
+                timeout=8.0,
+                clients=clients,
+                streams_clients=["raw", "ours-chat", "ours-native"],
+                slow_budget=0.3,
+                seq_parts=2,
+                async_parts=1,
+            )
         async_ids = [c for c in clients if CLIENTS[c].has_async]
         # stream_n=4: a full garbage collection over LangChain's or LlamaIndex's heap comes every 3-4 streams of
         # 2000 tokens (~40 ms each); with one stream per sample the median depended on where those fell.
-        return cls(quick, rounds=9, seq_n=200, stream_n=4, async_total=200, async_inflight=50, streams_count=1000,
-                   streams_rounds=3, leak_n=10_000, leak_warm=1000, import_reps=7, timeout=60.0, clients=clients,
-                   streams_clients=async_ids, slow_budget=float("inf"), async_parts=6)  # fmt: skip
+        return cls(
+            quick,
+            rounds=9,
+            seq_n=200,
+            stream_n=4,
+            async_total=200,
+            async_inflight=50,
+            streams_count=1000,
+            streams_rounds=3,
+            leak_n=10_000,
+            leak_warm=1000,
+            import_reps=7,
+            timeout=60.0,
+            clients=clients,
+            streams_clients=async_ids,
+            slow_budget=float("inf"),
+            async_parts=6,
+        )
 
 
 @dataclass
@@ -169,8 +204,9 @@ class Run:
         for _group, members, worker in spawned:
             assert worker.proc.stdin is not None
             for client in members:
-                worker.proc.stdin.write(json.dumps({"op": "setup", "client": client, "small": self.small,
-                                                    "big": self.big}) + "\n")  # fmt: skip
+                worker.proc.stdin.write(
+                    json.dumps({"op": "setup", "client": client, "small": self.small, "big": self.big}) + "\n"
+                )
             worker.proc.stdin.flush()
         for group, members, worker in spawned:
             for client in members:
@@ -183,8 +219,9 @@ class Run:
 
     def _finish_setup(self, client: str, worker: WorkerProc, res: dict[str, Any]) -> None:
         if res.get("ok"):
-            res = worker.request(max(self.settings.timeout, 30), op="warmup", client=client,
-                                 freeze=self.settings.gc_freeze)  # fmt: skip
+            res = worker.request(
+                max(self.settings.timeout, 30), op="warmup", client=client, freeze=self.settings.gc_freeze
+            )
         self.status[client] = "ok" if res.get("ok") else _na(res.get("error", "failed"))
 
     def spawn(self, group: str) -> WorkerProc:
@@ -194,9 +231,15 @@ class Run:
         env.update(self.env_extra)
         log = open(Path(self.log_dir) / f"{group}.log", "a+", encoding="utf-8")  # noqa: SIM115
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.benchmarks._worker", str(writer)], stdin=subprocess.PIPE, stdout=log,
-            stderr=log, text=True, cwd=ROOT, env=env, pass_fds=(writer,),
-        )  # fmt: skip
+            [sys.executable, "-m", "tests.benchmarks._worker", str(writer)],
+            stdin=subprocess.PIPE,
+            stdout=log,
+            stderr=log,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            pass_fds=(writer,),
+        )
         os.close(writer)
         return WorkerProc(group, proc, reader, log)
 
@@ -225,8 +268,9 @@ class Run:
 
     # ------------------------------------------------------------------------------------------------ scenarios
 
-    def measure(self, scenario: str, client: str, timeout: float, round_: int = 0, store: bool = True,
-                **cmd: Any) -> dict[str, Any] | None:  # fmt: skip
+    def measure(
+        self, scenario: str, client: str, timeout: float, round_: int = 0, store: bool = True, **cmd: Any
+    ) -> dict[str, Any] | None:
         if (client, scenario) in self.failed or (client, scenario) in self.once:
             return None
         w = self.worker(client)
@@ -286,8 +330,9 @@ class Run:
         s = self.settings
         for client in ("raw", "ours-chat", "ours-langchain", "ours-llama-index"):
             if self.status.get(client) == "ok":
-                self.measure("leak", client, max(s.timeout, 15) + s.leak_n * 0.02, op="leak", n=s.leak_n,
-                             warm=s.leak_warm)  # fmt: skip
+                self.measure(
+                    "leak", client, max(s.timeout, 15) + s.leak_n * 0.02, op="leak", n=s.leak_n, warm=s.leak_warm
+                )
 
     def close(self) -> None:
         """Every worker closes its sessions and quits at once; those still alive after 2 s are killed (the results
@@ -313,8 +358,13 @@ class Run:
 _T0 = time.perf_counter()
 
 #: --quick measures the imports that targets are about (ours and the frameworks'); a full run measures them all.
-QUICK_IMPORTS = {"hf_endpoint", "langchain-core BaseChatModel", "langchain_hf_endpoint", "llama-index-core FunctionCallingLLM",
-                 "llama_index_hf_endpoint"}  # fmt: skip
+QUICK_IMPORTS = {
+    "hf_endpoint",
+    "langchain-core BaseChatModel",
+    "langchain_hf_endpoint",
+    "llama-index-core FunctionCallingLLM",
+    "llama_index_hf_endpoint",
+}
 
 
 def note(text: str) -> None:
@@ -371,8 +421,13 @@ def summarize(run: Run) -> dict[str, Any]:
     leak: dict[str, Any] = {}
     for client, samples in run.samples.get("leak", {}).items():
         x = samples[-1]
-        leak[client] = {"requests": x["n"], "rss_before_mb": x["rss_before_mb"], "rss_after_mb": x["rss_after_mb"],
-                        "growth_mb": x["rss_after_mb"] - x["rss_before_mb"], "cpu_s": x["cpu_s"]}  # fmt: skip
+        leak[client] = {
+            "requests": x["n"],
+            "rss_before_mb": x["rss_before_mb"],
+            "rss_after_mb": x["rss_after_mb"],
+            "growth_mb": x["rss_after_mb"] - x["rss_before_mb"],
+            "cpu_s": x["cpu_s"],
+        }
     for (client, scen), why in run.failed.items():
         if scen == "leak":
             leak[client] = {"failed": why}
@@ -383,23 +438,48 @@ def summarize(run: Run) -> dict[str, Any]:
 # Targets of issue 7: (id, what, scenario or kind, clients, limit)
 TARGETS: list[tuple[str, str, str, list[str], float]] = [
     ("T1", "transport sequential <= 1.15x raw requests", "seq", ["ours-chat", "ours-native", "ours-generate"], 1.15),
-    ("T2", "transport 2000-token stream parse <= 1.3x raw iter_lines + json.loads", "stream",
-     ["ours-chat", "ours-native", "ours-generate"], 1.3),
-    ("T2a", "same, async (vs raw aiohttp lines + json.loads)", "astream", ["ours-chat", "ours-native", "ours-generate"],
-     1.3),
-    ("T3", "transport 200 requests at 50 in flight <= 1.3x raw aiohttp", "async50",
-     ["ours-chat", "ours-native", "ours-generate"], 1.3),
+    (
+        "T2",
+        "transport 2000-token stream parse <= 1.3x raw iter_lines + json.loads",
+        "stream",
+        ["ours-chat", "ours-native", "ours-generate"],
+        1.3,
+    ),
+    (
+        "T2a",
+        "same, async (vs raw aiohttp lines + json.loads)",
+        "astream",
+        ["ours-chat", "ours-native", "ours-generate"],
+        1.3,
+    ),
+    (
+        "T3",
+        "transport 200 requests at 50 in flight <= 1.3x raw aiohttp",
+        "async50",
+        ["ours-chat", "ours-native", "ours-generate"],
+        1.3,
+    ),
     ("T4", "1000 concurrent streams complete with no error", "streams1000", ["ours-chat", "ours-native"], 0),
-    ("T5", "no RSS growth beyond 5 MB over 10,000 requests", "leak",
-     ["ours-chat", "ours-langchain", "ours-llama-index"], 5.0),
+    (
+        "T5",
+        "no RSS growth beyond 5 MB over 10,000 requests",
+        "leak",
+        ["ours-chat", "ours-langchain", "ours-llama-index"],
+        5.0,
+    ),
     ("T6", "import hf_endpoint <= 120 ms", "import", ["hf_endpoint"], 120.0),
     ("T7", "adapters invoke/chat <= 1.5x raw requests", "seq", ["ours-langchain", "ours-llama-index"], 1.5),
     ("T8", "adapters streams <= 5x raw", "stream", ["ours-langchain", "ours-llama-index"], 5.0),
     ("T8a", "adapters async streams <= 5x raw aiohttp", "astream", ["ours-langchain", "ours-llama-index"], 5.0),
     ("T9", "adapters async 50 in flight <= 2.5x raw aiohttp", "async50", ["ours-langchain", "ours-llama-index"], 2.5),
-    ("T10", "adapter import <= framework import + 80 ms", "import", ["langchain_hf_endpoint", "llama_index_hf_endpoint"],
-     80.0),
-]  # fmt: skip
+    (
+        "T10",
+        "adapter import <= framework import + 80 ms",
+        "import",
+        ["langchain_hf_endpoint", "llama_index_hf_endpoint"],
+        80.0,
+    ),
+]
 
 
 #: An adapter's lower bound: its framework's base class doing the raw baseline's requests.
@@ -423,8 +503,10 @@ def evaluate(summary: dict[str, Any], imports: dict[str, Any], clients: list[str
                         if "delta_ms" in entry:
                             value = entry["delta_ms"]
                             base = imports[entry["baseline"]]
-                            note = (f"{value:+.0f} ms (timed after the framework's import in the same interpreter; "
-                                    f"each alone: {entry['ms']:.0f} ms vs {base['ms']:.0f} ms)")  # fmt: skip
+                            note = (
+                                f"{value:+.0f} ms (timed after the framework's import in the same interpreter; "
+                                f"each alone: {entry['ms']:.0f} ms vs {base['ms']:.0f} ms)"
+                            )
                     else:
                         value = entry["ms"]
                         note = f"{value:.0f} ms"
@@ -455,8 +537,9 @@ def evaluate(summary: dict[str, Any], imports: dict[str, Any], clients: list[str
                     if scenario in summary
                     else "not measured"
                 )
-            rows.append({"target": tid, "what": what, "client": cid, "value": value, "limit": limit, "met": met,
-                         "note": note})  # fmt: skip
+            rows.append(
+                {"target": tid, "what": what, "client": cid, "value": value, "limit": limit, "met": met, "note": note}
+            )
     return rows
 
 
@@ -522,8 +605,10 @@ def table(run: Run, summary: dict[str, Any], imports: dict[str, Any], targets: l
             lines.append(f"| `{key}` | {entry['kind']} | error: {entry.get('error', '')[:60]} | | | |")
             continue
         vs = f"{entry['delta_ms']:+.0f} ms" if "delta_ms" in entry else ""
-        lines.append(f"| `{key}` | {entry['kind']} | {entry['ms']:.0f} ms | {entry['min_ms']:.0f} ms | "
-                     f"{entry['rss_mb']:.0f} MB | {vs} |")  # fmt: skip
+        lines.append(
+            f"| `{key}` | {entry['kind']} | {entry['ms']:.0f} ms | {entry['min_ms']:.0f} ms | "
+            f"{entry['rss_mb']:.0f} MB | {vs} |"
+        )
     if summary["leak"]:
         lines.append("")
         lines.append("Memory over many requests (RSS after a warm-up, then after N more requests):")
@@ -534,8 +619,10 @@ def table(run: Run, summary: dict[str, Any], imports: dict[str, Any], targets: l
             if "failed" in entry:
                 lines.append(f"| {CLIENTS[client].name} | | | | {entry['failed'][:60]} |")
                 continue
-            lines.append(f"| {CLIENTS[client].name} | {entry['requests']:,} | {entry['rss_before_mb']:.1f} MB | "
-                         f"{entry['rss_after_mb']:.1f} MB | {entry['growth_mb']:+.1f} MB |")  # fmt: skip
+            lines.append(
+                f"| {CLIENTS[client].name} | {entry['requests']:,} | {entry['rss_before_mb']:.1f} MB | "
+                f"{entry['rss_after_mb']:.1f} MB | {entry['growth_mb']:+.1f} MB |"
+            )
     lines.append("")
     lines.append("Targets (issue 7):")
     lines.append("")
@@ -551,8 +638,19 @@ def table(run: Run, summary: dict[str, Any], imports: dict[str, Any], targets: l
 
 
 def _versions() -> dict[str, str]:
-    names = ["requests", "aiohttp", "httpx", "pydantic", "langchain-core", "llama-index-core", "huggingface_hub",
-             "langchain-huggingface", "llama-index-llms-huggingface-api", "text-generation", "litellm"]  # fmt: skip
+    names = [
+        "requests",
+        "aiohttp",
+        "httpx",
+        "pydantic",
+        "langchain-core",
+        "llama-index-core",
+        "huggingface_hub",
+        "langchain-huggingface",
+        "llama-index-llms-huggingface-api",
+        "text-generation",
+        "litellm",
+    ]
     out = {}
     for name in names:
         try:
@@ -588,9 +686,12 @@ def start_servers(tmp: str) -> tuple[subprocess.Popen[str], str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.benchmarks._responder", str(path)], stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        [sys.executable, "-m", "tests.benchmarks._responder", str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
         env=env,
-    )  # fmt: skip
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if "listening on" not in line:
@@ -608,12 +709,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-imports", action="store_true", help="skip the cold import measurements")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default: 3 with --quick, else 7)")
     parser.add_argument("--leak-requests", type=int, help="requests of the memory check (default: 1000 / 10,000)")
-    parser.add_argument("--gc-freeze", action="store_true",
-                        help="workers call gc.freeze() after warm-up: full collections then skip the libraries' "
-                             "import-time objects (what a long-running service can do; see the README)")  # fmt: skip
-    parser.add_argument("--instructions", action="store_true",
-                        help="count instructions per request under valgrind instead (steady from run to run; "
-                             "default clients: raw and our transport)")  # fmt: skip
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="workers call gc.freeze() after warm-up: full collections then skip the libraries' "
+        "import-time objects (what a long-running service can do; see the README)",
+    )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions per request under valgrind instead (steady from run to run; "
+        "default clients: raw and our transport)",
+    )
     args = parser.parse_args(argv)
     if args.instructions:
         from ._instructions import main as instructions
@@ -674,8 +781,7 @@ def main(argv: list[str] | None = None) -> int:
     targets = evaluate(summary, imports, settings.clients)
     text = table(run, summary, imports, targets)
     elapsed = time.perf_counter() - started
-    machine = (f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} "
-               f"{platform.machine()}")  # fmt: skip
+    machine = f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.machine()}"
     mode = ("--quick" if settings.quick else "full") + (", --gc-freeze" if settings.gc_freeze else "")
     print(f"\nhf-endpoint benchmarks ({mode}; {machine}; {elapsed:.0f} s)\n")
     print("CPU time of the client process per request or stream (median of interleaved rounds), and in parentheses")

@@ -64,9 +64,12 @@ async def _main(requests: int, rounds: int) -> int:
         sone, sthree = TGIClient(urls[0]), TGIClient(urls)
         pairs: list[tuple[str, Callable[[], Awaitable[float]], Callable[[], Awaitable[float]]]] = [
             ("async, 50 in flight", lambda: _async_batch(aone, requests), lambda: _async_batch(athree, requests)),
-            ("sync, one at a time", lambda: asyncio.to_thread(_sync_batch, sone, requests // 4),
-             lambda: asyncio.to_thread(_sync_batch, sthree, requests // 4)),
-        ]  # fmt: skip
+            (
+                "sync, one at a time",
+                lambda: asyncio.to_thread(_sync_batch, sone, requests // 4),
+                lambda: asyncio.to_thread(_sync_batch, sthree, requests // 4),
+            ),
+        ]
         for _, one, three in pairs:  # warm-up: connections, /info
             await one()
             await three()
@@ -104,8 +107,17 @@ def _instructions(urls: list[str], n: int) -> int:
 
     with tempfile.TemporaryDirectory(prefix="hf-endpoint-callgrind-") as tmp:
         out = os.path.join(tmp, "callgrind.out")
-        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-m",
-               "tests.benchmarks.multi_bench", "--probe", str(n), *urls]  # fmt: skip
+        cmd = [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            "-m",
+            "tests.benchmarks.multi_bench",
+            "--probe",
+            str(n),
+            *urls,
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     for line in proc.stderr.splitlines():
         if "Collected :" in line:

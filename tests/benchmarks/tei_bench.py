@@ -38,9 +38,18 @@ def serve(port: int) -> None:
 
     vec = _vector()
     embed = {n: ("[" + ",".join([vec] * n) + "]").encode() for n in range(1, BATCH + 1)}
-    info = json.dumps({"model_id": "bench/embedder", "model_type": {"embedding": {"pooling": "mean"}},
-                       "max_concurrent_requests": 512, "max_input_length": 512, "max_batch_tokens": 16384,
-                       "max_client_batch_size": BATCH, "auto_truncate": True, "version": "1.9.3"}).encode()  # fmt: skip
+    info = json.dumps(
+        {
+            "model_id": "bench/embedder",
+            "model_type": {"embedding": {"pooling": "mean"}},
+            "max_concurrent_requests": 512,
+            "max_input_length": 512,
+            "max_batch_tokens": 16384,
+            "max_client_batch_size": BATCH,
+            "auto_truncate": True,
+            "version": "1.9.3",
+        }
+    ).encode()
 
     def ranks(n: int) -> bytes:
         order = sorted(range(n), key=lambda i: ((i * 7919) % 1000, i), reverse=True)
@@ -254,16 +263,18 @@ def li_aembed(url: str, texts: list[str]) -> Callable[[], Awaitable[Any]]:
 def li_tei(url: str, texts: list[str]) -> Callable[[], Any]:
     from llama_index.embeddings.text_embeddings_inference import TextEmbeddingsInference
 
-    model = TextEmbeddingsInference(model_name="bench/embedder", base_url=url, embed_batch_size=BATCH,
-                                    truncate_text=False)  # fmt: skip
+    model = TextEmbeddingsInference(
+        model_name="bench/embedder", base_url=url, embed_batch_size=BATCH, truncate_text=False
+    )
     return lambda: model.get_text_embedding_batch(texts)
 
 
 def li_atei(url: str, texts: list[str]) -> Callable[[], Awaitable[Any]]:
     from llama_index.embeddings.text_embeddings_inference import TextEmbeddingsInference
 
-    model = TextEmbeddingsInference(model_name="bench/embedder", base_url=url, embed_batch_size=BATCH,
-                                    truncate_text=False)  # fmt: skip
+    model = TextEmbeddingsInference(
+        model_name="bench/embedder", base_url=url, embed_batch_size=BATCH, truncate_text=False
+    )
     model.num_workers = CONCURRENCY  # (its constructor does not take it)
 
     async def run() -> list[list[float]]:
@@ -318,20 +329,29 @@ def li_arerank(url: str, texts: list[str]) -> Callable[[], Awaitable[Any]]:
     return run
 
 
-SYNC = {"embed: TEIClient": ours_sync, "embed: raw requests": raw_requests,
-        "embed: huggingface_hub feature_extraction": hub,
-        "embed: LangChain HFEndpointEmbeddings": lc_embed, "embed: LlamaIndex HFEndpointEmbedding": li_embed,
-        "embed: LlamaIndex TextEmbeddingsInference": li_tei,
-        "rerank: TEIClient": rerank_ours_sync, "rerank: raw requests": rerank_raw_requests,
-        "rerank: LangChain HFEndpointReranker": lc_rerank, "rerank: LlamaIndex HFEndpointRerank": li_rerank,
-        }  # fmt: skip
-ASYNC = {"embed: AsyncTEIClient": ours_async, "embed: raw aiohttp": raw_aiohttp,
-         "embed: LangChain HFEndpointEmbeddings (async)": lc_aembed,
-         "embed: LlamaIndex HFEndpointEmbedding (async)": li_aembed,
-         "embed: LlamaIndex TextEmbeddingsInference (async)": li_atei,
-         "rerank: AsyncTEIClient": rerank_ours_async, "rerank: raw aiohttp": rerank_raw_aiohttp,
-         "rerank: LangChain HFEndpointReranker (async)": lc_arerank,
-         "rerank: LlamaIndex HFEndpointRerank (async)": li_arerank}  # fmt: skip
+SYNC = {
+    "embed: TEIClient": ours_sync,
+    "embed: raw requests": raw_requests,
+    "embed: huggingface_hub feature_extraction": hub,
+    "embed: LangChain HFEndpointEmbeddings": lc_embed,
+    "embed: LlamaIndex HFEndpointEmbedding": li_embed,
+    "embed: LlamaIndex TextEmbeddingsInference": li_tei,
+    "rerank: TEIClient": rerank_ours_sync,
+    "rerank: raw requests": rerank_raw_requests,
+    "rerank: LangChain HFEndpointReranker": lc_rerank,
+    "rerank: LlamaIndex HFEndpointRerank": li_rerank,
+}
+ASYNC = {
+    "embed: AsyncTEIClient": ours_async,
+    "embed: raw aiohttp": raw_aiohttp,
+    "embed: LangChain HFEndpointEmbeddings (async)": lc_aembed,
+    "embed: LlamaIndex HFEndpointEmbedding (async)": li_aembed,
+    "embed: LlamaIndex TextEmbeddingsInference (async)": li_atei,
+    "rerank: AsyncTEIClient": rerank_ours_async,
+    "rerank: raw aiohttp": rerank_raw_aiohttp,
+    "rerank: LangChain HFEndpointReranker (async)": lc_arerank,
+    "rerank: LlamaIndex HFEndpointRerank (async)": li_arerank,
+}
 
 
 def _count(result: Any) -> int:
@@ -387,8 +407,12 @@ def main(argv: list[str] | None = None) -> int:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen([sys.executable, "-m", "tests.benchmarks.tei_bench", "--serve", str(port)],
-                            stdout=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.benchmarks.tei_bench", "--serve", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         time.sleep(0.5)
@@ -404,8 +428,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: skipped, {err.name} is not installed")
                 continue
             rows.append((name, cpu, wall, len(items)))
-        raw = {("embed", False): "embed: raw requests", ("embed", True): "embed: raw aiohttp",
-               ("rerank", False): "rerank: raw requests", ("rerank", True): "rerank: raw aiohttp"}  # fmt: skip
+        raw = {
+            ("embed", False): "embed: raw requests",
+            ("embed", True): "embed: raw aiohttp",
+            ("rerank", False): "rerank: raw requests",
+            ("rerank", True): "rerank: raw aiohttp",
+        }
         by_name = {r[0]: r for r in rows}
         print(f"{'client':52} {'CPU us/text':>12} {'x raw':>6} {'wall s':>8} {'x raw':>6}")
         for name, cpu, wall, n in rows:

@@ -16,10 +16,26 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_quick_benchmark_runs_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.benchmarks", "--quick", "--no-imports", "--rounds", "1", "--leak-requests", "200",
-         "--clients", "ours-chat", "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tests.benchmarks",
+            "--quick",
+            "--no-imports",
+            "--rounds",
+            "1",
+            "--leak-requests",
+            "200",
+            "--clients",
+            "ours-chat",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = json.loads(out.read_text())
     assert doc["status"]["ours-chat"] == "ok"

@@ -86,9 +86,20 @@ def _same_as_constructed(m: object) -> None:
 def test_trusted_is_model_construct() -> None:
     d = trusted(ChoiceDelta, {"role": "assistant", "content": "x", "tool_calls": None})
     choice = trusted(ChunkChoice, {"index": 0, "delta": d, "finish_reason": None, "logprobs": None})
-    chunk = trusted(ChatCompletionChunk, {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
-                                          "system_fingerprint": None, "choices": [choice], "usage": None,
-                                          "timings": None, "endpoint": None})  # fmt: skip
+    chunk = trusted(
+        ChatCompletionChunk,
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "m",
+            "system_fingerprint": None,
+            "choices": [choice],
+            "usage": None,
+            "timings": None,
+            "endpoint": None,
+        },
+    )
     _same_as_constructed(chunk)
     # a field left out or out of order is caught by the check the call sites are tested with
     try:
@@ -99,16 +110,22 @@ def test_trusted_is_model_construct() -> None:
         raise AssertionError("field order not checked")
 
 
-_EVENT = (b'{"index":%d,"token":{"id":7,"text":%s,"logprob":-0.25,"special":false},'
-          b'"generated_text":%s,"details":%s,"top_tokens":%s}')  # fmt: skip
+_EVENT = (
+    b'{"index":%d,"token":{"id":7,"text":%s,"logprob":-0.25,"special":false},'
+    b'"generated_text":%s,"details":%s,"top_tokens":%s}'
+)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.sampled_from(["a", " b", "<|im", "_end|>", "\u00e9"]), min_size=1, max_size=6),
-       st.booleans(), st.booleans())  # fmt: skip
+@given(
+    st.lists(st.sampled_from(["a", " b", "<|im", "_end|>", "\u00e9"]), min_size=1, max_size=6),
+    st.booleans(),
+    st.booleans(),
+)
 def test_native_stream_chunks_are_well_formed(texts: list[str], logprobs: bool, tools: bool) -> None:
-    plan = NativeChatPlan(prompt="p", parameters={}, tools_mode=tools, strip=("<|im_end|>",),
-                          want_logprobs=logprobs, model="m")  # fmt: skip
+    plan = NativeChatPlan(
+        prompt="p", parameters={}, tools_mode=tools, strip=("<|im_end|>",), want_logprobs=logprobs, model="m"
+    )
     conv = NativeChatStreamConverter(plan)
     if tools:  # a tool call (or, for no_tool, an answer) arrives in pieces and is sent whole at the end
         name = "no_tool" if logprobs else "f"
@@ -128,18 +145,35 @@ def test_native_stream_chunks_are_well_formed(texts: list[str], logprobs: bool, 
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.sampled_from(["Hello", "Hi<|im_end|>", '{"function": {"name": "f", "arguments": {"a": 1}}}']),
-       st.booleans(), st.booleans())  # fmt: skip
+@given(
+    st.sampled_from(["Hello", "Hi<|im_end|>", '{"function": {"name": "f", "arguments": {"a": 1}}}']),
+    st.booleans(),
+    st.booleans(),
+)
 def test_native_completions_are_well_formed(text: str, logprobs: bool, tools: bool) -> None:
     from hf_endpoint._native_chat import native_chat_completion
     from hf_endpoint._plan import Response
     from hf_endpoint._tgi import parse_generate_response
     from hf_endpoint._types import GenerateResponse, GenerateSummary
 
-    plan = NativeChatPlan(prompt="p", parameters={}, tools_mode=tools and text.startswith("{"), strip=("<|im_end|>",),
-                          want_logprobs=logprobs, model="m")  # fmt: skip
-    body = json.dumps({"generated_text": text, "details": {"finish_reason": "eos_token", "generated_tokens": 1,
-                       "tokens": [{"id": 1, "text": text, "logprob": -0.5, "special": False}]}}).encode()  # fmt: skip
+    plan = NativeChatPlan(
+        prompt="p",
+        parameters={},
+        tools_mode=tools and text.startswith("{"),
+        strip=("<|im_end|>",),
+        want_logprobs=logprobs,
+        model="m",
+    )
+    body = json.dumps(
+        {
+            "generated_text": text,
+            "details": {
+                "finish_reason": "eos_token",
+                "generated_tokens": 1,
+                "tokens": [{"id": 1, "text": text, "logprob": -0.5, "special": False}],
+            },
+        }
+    ).encode()
     cls = GenerateResponse if logprobs else GenerateSummary
     result = native_chat_completion(parse_generate_response(Response(200, {}, body, "u"), "/generate", cls), plan)
     _same_as_constructed(result)
@@ -152,10 +186,17 @@ _TOKEN = st.fixed_dictionaries(
     optional={"special": st.booleans(), "logprob": st.floats(allow_nan=False) | st.none()},
 )
 _EVENTS = st.lists(
-    st.fixed_dictionaries({"token": _TOKEN}, optional={"index": st.integers(0, 9), "generated_text": st.none(),
-                                                       "details": st.none(), "top_tokens": st.none()}),
+    st.fixed_dictionaries(
+        {"token": _TOKEN},
+        optional={
+            "index": st.integers(0, 9),
+            "generated_text": st.none(),
+            "details": st.none(),
+            "top_tokens": st.none(),
+        },
+    ),
     max_size=6,
-)  # fmt: skip
+)
 
 
 def _outcome(conv: NativeChatStreamConverter, events: list[bytes]) -> list[Any]:
@@ -178,10 +219,13 @@ def test_native_text_events_read_as_dicts_match_the_full_parse(events: list[dict
         raw.append(
             b'{"error":"Request failed during generation: Server error: out of memory","error_type":"generation"}'
         )
-    raw.append(b'{"token":{"id":2,"text":"","special":true},"generated_text":"x",'
-               b'"details":{"finish_reason":"length","generated_tokens":9,"input_length":3}}')  # fmt: skip
-    plan = NativeChatPlan(prompt="p", parameters={}, tools_mode=False, strip=("<|im_end|>",), want_logprobs=False,
-                          model="m")  # fmt: skip
+    raw.append(
+        b'{"token":{"id":2,"text":"","special":true},"generated_text":"x",'
+        b'"details":{"finish_reason":"length","generated_tokens":9,"input_length":3}}'
+    )
+    plan = NativeChatPlan(
+        prompt="p", parameters={}, tools_mode=False, strip=("<|im_end|>",), want_logprobs=False, model="m"
+    )
     fast = NativeChatStreamConverter(plan)
     full = NativeChatStreamConverter(plan)
     full._light = None  # the plain path: every event through parse_stream_event
@@ -198,16 +242,27 @@ _TGI_TOKEN = st.fixed_dictionaries(
     optional={"special": st.booleans(), "logprob": st.floats(allow_nan=False) | st.none()},
 )
 _GENERATE_BODY = st.fixed_dictionaries(
-    {"generated_text": st.sampled_from(["Hello", "Hi<|im_end|>", "", '{"function": {"name": "f", "arguments": {"a": 1}}}'])},
+    {
+        "generated_text": st.sampled_from(
+            ["Hello", "Hi<|im_end|>", "", '{"function": {"name": "f", "arguments": {"a": 1}}}']
+        )
+    },
     optional={
-        "details": st.none() | st.fixed_dictionaries(
-            {"finish_reason": st.sampled_from(["eos_token", "length", "stop_sequence"]),
-             "generated_tokens": st.integers(0, 50)},
-            optional={"tokens": st.none() | st.lists(_TGI_TOKEN, max_size=4), "prefill": st.none() | st.just([]),
-                      "seed": st.none() | st.integers(0, 9), "top_tokens": st.none()},
+        "details": st.none()
+        | st.fixed_dictionaries(
+            {
+                "finish_reason": st.sampled_from(["eos_token", "length", "stop_sequence"]),
+                "generated_tokens": st.integers(0, 50),
+            },
+            optional={
+                "tokens": st.none() | st.lists(_TGI_TOKEN, max_size=4),
+                "prefill": st.none() | st.just([]),
+                "seed": st.none() | st.integers(0, 9),
+                "top_tokens": st.none(),
+            },
         ),
     },
-)  # fmt: skip
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -224,8 +279,14 @@ def test_generate_summary_gives_the_completion_the_full_parse_gives(
     from hf_endpoint._tgi import parse_generate_response
     from hf_endpoint._types import GenerateResponse, GenerateSummary
 
-    plan = NativeChatPlan(prompt="p", parameters={}, tools_mode=tools and body["generated_text"].startswith("{"),
-                          strip=("<|im_end|>",), want_logprobs=False, model="m")  # fmt: skip
+    plan = NativeChatPlan(
+        prompt="p",
+        parameters={},
+        tools_mode=tools and body["generated_text"].startswith("{"),
+        strip=("<|im_end|>",),
+        want_logprobs=False,
+        model="m",
+    )
     resp = Response(200, headers, json.dumps(body).encode(), "u")
 
     def completion(cls: type[Any]) -> Any:

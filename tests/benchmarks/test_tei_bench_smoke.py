@@ -13,11 +13,23 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_tei_benchmark_runs() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "tests.benchmarks.tei_bench", "--texts", "100", "--rerank", "40", "--repeat", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for row in ("embed: TEIClient", "embed: AsyncTEIClient", "rerank: TEIClient", "rerank: AsyncTEIClient",
-                "embed: raw requests", "embed: raw aiohttp", "embed: huggingface_hub feature_extraction",
-                "embed: LangChain HFEndpointEmbeddings", "embed: LlamaIndex HFEndpointEmbedding (async)",
-                "rerank: LangChain HFEndpointReranker (async)", "rerank: LlamaIndex HFEndpointRerank"):  # fmt: skip
+    for row in (
+        "embed: TEIClient",
+        "embed: AsyncTEIClient",
+        "rerank: TEIClient",
+        "rerank: AsyncTEIClient",
+        "embed: raw requests",
+        "embed: raw aiohttp",
+        "embed: huggingface_hub feature_extraction",
+        "embed: LangChain HFEndpointEmbeddings",
+        "embed: LlamaIndex HFEndpointEmbedding (async)",
+        "rerank: LangChain HFEndpointReranker (async)",
+        "rerank: LlamaIndex HFEndpointRerank",
+    ):
         assert row in proc.stdout, proc.stdout

@@ -109,9 +109,13 @@ class Reader:
 @pytest.fixture
 def chat_process(scripted: LocalServer) -> Iterator[tuple[subprocess.Popen[str], Reader]]:
     process = subprocess.Popen(
-        [*CHAT, "--url", scripted.url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
+        [*CHAT, "--url", scripted.url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     yield process, Reader(process)
     if process.poll() is None:
         process.kill()

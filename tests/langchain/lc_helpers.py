@@ -54,4 +54,3 @@ class ImageSupport:
     @property
     def supports_anthropic_inputs(self) -> bool:
         return True
-

@@ -95,8 +95,15 @@ def offline_web(files: dict[str, bytes]) -> Iterator[list[str]]:
         bundle = Path(tmp) / "ca.pem"
         ca.cert_pem.write_to_path(str(bundle))
         address = f"http://127.0.0.1:{proxy.server_address[1]}"
-        os.environ.update({"HTTPS_PROXY": address, "https_proxy": address, "SSL_CERT_FILE": str(bundle),
-                           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})  # fmt: skip
+        os.environ.update(
+            {
+                "HTTPS_PROXY": address,
+                "https_proxy": address,
+                "SSL_CERT_FILE": str(bundle),
+                "NO_PROXY": "127.0.0.1,localhost",
+                "no_proxy": "127.0.0.1,localhost",
+            }
+        )
         try:
             yield proxy.served
         finally:

@@ -21,8 +21,14 @@ KEY = "hf_topsecret_0123456789"
 
 def test_langchain_huggingface_names_are_taken_and_sent(scripted: LocalServer) -> None:
     """ChatHFEndpoint(endpoint_url=U, max_new_tokens=5) sent no limit: the argument was dropped."""
-    llm = ChatHFEndpoint(endpoint_url=scripted.url, max_new_tokens=5, huggingfacehub_api_token=KEY, top_k=3,
-                         repetition_penalty=1.2, stop_sequences=["END"])  # fmt: skip
+    llm = ChatHFEndpoint(
+        endpoint_url=scripted.url,
+        max_new_tokens=5,
+        huggingfacehub_api_token=KEY,
+        top_k=3,
+        repetition_penalty=1.2,
+        stop_sequences=["END"],
+    )
     assert llm.api_key is not None and llm.api_key.get_secret_value() == KEY
     llm.invoke("hi")
     body = last_body(scripted)
@@ -60,8 +66,12 @@ def test_get_num_tokens_counts_with_the_servers_tokenize(scripted: LocalServer) 
     before = scripted.stats()["total"]
     assert llm.get_num_tokens(text) == 8  # remembered per text: no second request
     assert scripted.stats()["total"] == before
-    messages = [SystemMessage("You are nice."), HumanMessage("Hi there, how are you?"), AIMessage("Fine, and you?"),
-                HumanMessage("What is the weather?")]  # fmt: skip
+    messages = [
+        SystemMessage("You are nice."),
+        HumanMessage("Hi there, how are you?"),
+        AIMessage("Fine, and you?"),
+        HumanMessage("What is the weather?"),
+    ]
     assert llm.get_num_tokens_from_messages(messages) > llm.get_num_tokens_from_messages(messages[-1:])
     kept = trim_messages(messages, token_counter=llm, max_tokens=15, strategy="last", include_system=True)
     assert kept == [messages[0], messages[-1]]

@@ -146,9 +146,14 @@ async def test_changed_connection_fields_take_effect(scripted: LocalServer) -> N
 
 def test_parameters_reach_the_server(scripted: LocalServer) -> None:
     llm = ChatHFEndpoint(
-        base_url=scripted.url, temperature=0.3, max_tokens=11, top_p=0.9, seed=4, stop=["END"],
+        base_url=scripted.url,
+        temperature=0.3,
+        max_tokens=11,
+        top_p=0.9,
+        seed=4,
+        stop=["END"],
         model_kwargs={"frequency_penalty": 0.5},
-    )  # fmt: skip
+    )
     llm.invoke([SystemMessage("be brief"), HumanMessage("hi")])
     body = last_body(scripted)
     assert body["messages"] == [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
@@ -379,7 +384,9 @@ def test_cold_start_is_retried(scripted: LocalServer) -> None:
 
 _CHANGES = st.lists(
     st.one_of(
-        st.tuples(st.just("base_url"), st.sampled_from(["http://127.0.0.1:9", "http://127.0.0.1:8/v1", "http://[::1]:7"])),
+        st.tuples(
+            st.just("base_url"), st.sampled_from(["http://127.0.0.1:9", "http://127.0.0.1:8/v1", "http://[::1]:7"])
+        ),
         st.tuples(st.just("timeout"), st.none() | st.floats(1, 600)),
         st.tuples(st.just("max_retries"), st.integers(0, 5)),
         st.tuples(st.just("cold_start_timeout"), st.floats(0, 600)),
@@ -401,6 +408,19 @@ def test_settings_follow_every_field_change(changes: list[tuple[str, Any]]) -> N
     llm._settings()
     for name, value in changes:
         setattr(llm, name, value)
-        fresh = ChatHFEndpoint(**{f: getattr(llm, f) for f in ("base_url", "timeout", "max_retries",
-                               "cold_start_timeout", "route", "chat_template", "verify", "allow_insecure_http")})  # fmt: skip
+        fresh = ChatHFEndpoint(
+            **{
+                f: getattr(llm, f)
+                for f in (
+                    "base_url",
+                    "timeout",
+                    "max_retries",
+                    "cold_start_timeout",
+                    "route",
+                    "chat_template",
+                    "verify",
+                    "allow_insecure_http",
+                )
+            }
+        )
         assert llm._settings() == fresh._settings()

@@ -144,8 +144,10 @@ def test_any_split_of_the_text_adds_up(pieces: list[str]) -> None:
     assert full.usage_metadata is not None and full.usage_metadata["input_tokens"] == 3
 
 
-_TOOLS = [{"type": "function", "function": {"name": n, "description": "", "parameters": {"type": "object"}}}
-          for n in ("f", "g")]  # fmt: skip
+_TOOLS = [
+    {"type": "function", "function": {"name": n, "description": "", "parameters": {"type": "object"}}}
+    for n in ("f", "g")
+]
 
 
 @pytest.mark.parametrize(

@@ -152,8 +152,9 @@ def test_reasoning_blocks_are_not_replayed(scripted: LocalServer, route: str) ->
 
 
 def test_payload_limit_reaches_the_transport(scripted: LocalServer) -> None:
-    big = HumanMessage([{"type": "image", "base64": base64.b64encode(RED + bytes(1_600_000)).decode(),
-                         "mime_type": "image/png"}])  # fmt: skip
+    big = HumanMessage(
+        [{"type": "image", "base64": base64.b64encode(RED + bytes(1_600_000)).decode(), "mime_type": "image/png"}]
+    )
     with pytest.raises(InvalidRequestError, match="TGI's default --payload-limit"):
         ChatHFEndpoint(base_url=scripted.url).invoke([big])
     with pytest.raises(InvalidRequestError, match="over 3,000,000 bytes, the server's --payload-limit"):

@@ -146,8 +146,9 @@ def test_empty_list_sends_nothing(tei: LocalServer) -> None:
 
 
 def _docs_with_metadata() -> list[Document]:
-    return [Document(page_content=f"document {i}: {text}", metadata={"n": i}, id=f"id-{i}")
-            for i, text in enumerate(DOCS)]  # fmt: skip
+    return [
+        Document(page_content=f"document {i}: {text}", metadata={"n": i}, id=f"id-{i}") for i, text in enumerate(DOCS)
+    ]
 
 
 def _alone_scores(url: str, docs: list[Document]) -> dict[str, float]:
@@ -219,10 +220,19 @@ def test_embedding_on_a_reranker_endpoint_says_which_class(tei_reranker: LocalSe
         HFEndpointEmbeddings(base_url=tei_reranker.url).embed_query("hello")
 
 
-BOOM = {"code": 500, "count": -1, "content_type": "application/json",
-        "body": json.dumps({"error": "the backend failed", "error_type": "Backend"})}  # fmt: skip
-OVERLOADED = {"code": 429, "count": -1, "content_type": "application/json", "headers": {"Retry-After": "0"},
-              "body": json.dumps({"error": "Model is overloaded", "error_type": "Overloaded"})}  # fmt: skip
+BOOM = {
+    "code": 500,
+    "count": -1,
+    "content_type": "application/json",
+    "body": json.dumps({"error": "the backend failed", "error_type": "Backend"}),
+}
+OVERLOADED = {
+    "code": 429,
+    "count": -1,
+    "content_type": "application/json",
+    "headers": {"Retry-After": "0"},
+    "body": json.dumps({"error": "Model is overloaded", "error_type": "Overloaded"}),
+}
 
 
 def test_a_cold_start_is_retried_and_a_server_error_is_typed(tei: LocalServer) -> None:
@@ -278,8 +288,12 @@ def test_unknown_arguments_are_refused_by_name() -> None:
 
 
 def test_langchain_huggingface_names_are_accepted() -> None:
-    emb = HFEndpointEmbeddings(model="http://127.0.0.1:9", huggingfacehub_api_token=KEY, task="feature-extraction",
-                               model_kwargs={"normalize": False, "prompt_name": "query"})  # fmt: skip
+    emb = HFEndpointEmbeddings(
+        model="http://127.0.0.1:9",
+        huggingfacehub_api_token=KEY,
+        task="feature-extraction",
+        model_kwargs={"normalize": False, "prompt_name": "query"},
+    )
     assert emb.base_url == "http://127.0.0.1:9"
     assert emb.api_key is not None and emb.api_key.get_secret_value() == KEY
     assert (emb.normalize, emb.query_prompt_name, emb.document_prompt_name) == (False, "query", "query")

@@ -55,7 +55,11 @@ DIAGRAM = make_png(16, 9, (40, 120, 200))
 
 # The standard tests that download the picture: how often it is served (by the test's download, and by the server
 # fetching the URL it was sent), and whether the last request carried it.
-_IMAGE_TESTS = {"test_image_inputs": (2, True), "test_image_tool_message": (1, True), "test_anthropic_inputs": (1, False)}
+_IMAGE_TESTS = {
+    "test_image_inputs": (2, True),
+    "test_image_tool_message": (1, True),
+    "test_anthropic_inputs": (1, False),
+}
 
 
 def _check_image_test(name: str, served: list[str], server: LocalServer) -> None:

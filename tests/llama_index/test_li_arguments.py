@@ -31,8 +31,9 @@ def _body(server: LocalServer) -> dict[str, Any]:
 
 def test_llamaindex_hf_names_are_taken_and_sent(scripted: LocalServer) -> None:
     """HFEndpoint(token=..., max_new_tokens=..., generate_kwargs=...) dropped all three."""
-    llm = HFEndpoint(model_url=scripted.url, token=KEY, max_new_tokens=5, generate_kwargs={"top_k": 3}, top_p=0.5,
-                     temperature=0)  # fmt: skip
+    llm = HFEndpoint(
+        model_url=scripted.url, token=KEY, max_new_tokens=5, generate_kwargs={"top_k": 3}, top_p=0.5, temperature=0
+    )
     assert (llm.base_url, llm.max_tokens) == (scripted.url, 5)
     llm.chat([ChatMessage(role="user", content="hi")])
     body = _body(scripted)

@@ -197,12 +197,15 @@ def test_imports_no_langchain() -> None:
             st.tuples(st.just("context_window"), st.none() | st.integers(16, 8192)),
             st.tuples(st.just("model"), st.none() | st.sampled_from(["a", "b"])),
             st.tuples(st.just("is_chat_model"), st.booleans()),
-            st.tuples(st.just("_info"), st.none() | st.builds(Info, model_id=st.sampled_from(["m1", "m2"]),
-                                                              max_total_tokens=st.integers(64, 4096))),
+            st.tuples(
+                st.just("_info"),
+                st.none()
+                | st.builds(Info, model_id=st.sampled_from(["m1", "m2"]), max_total_tokens=st.integers(64, 4096)),
+            ),
         ),
         max_size=6,
     )
-)  # fmt: skip
+)
 def test_payload_follows_every_change(changes: list[tuple[str, Any]]) -> None:
     """to_payload reads its private attributes through __pydantic_private__ (a fast path) and remembers its result:
     after any change it is what the plain attribute reads give (``metadata``)."""

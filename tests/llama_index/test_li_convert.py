@@ -121,8 +121,11 @@ def test_streamed_tool_arguments_parse_whatever_the_split(arguments: dict[str, A
     text = json.dumps(arguments)
     last = None
     for i, piece in enumerate(_pieces(text, cuts)):
-        call = {"index": 0, "id": "0" if i == 0 else None, "function": {"name": "f" if i == 0 else None,
-                                                                           "arguments": piece}}  # fmt: skip
+        call = {
+            "index": 0,
+            "id": "0" if i == 0 else None,
+            "function": {"name": "f" if i == 0 else None, "arguments": piece},
+        }
         response = acc.feed(_chunk(call=call))
         if response is not None:
             tool_selections(response, error_on_no_tool_call=False)  # partial JSON never raises

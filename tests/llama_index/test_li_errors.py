@@ -81,8 +81,9 @@ async def test_authentication(make_llm: Any) -> None:
 
 
 async def test_rate_limited_after_retries(make_llm: Any, scripted: LocalServer) -> None:
-    scripted.configure(status={"code": 429, "body": {"error": "Model is overloaded", "error_type": "overloaded"},
-                               "count": -1})  # fmt: skip
+    scripted.configure(
+        status={"code": 429, "body": {"error": "Model is overloaded", "error_type": "overloaded"}, "count": -1}
+    )
     errors = await _all_methods(make_llm(max_retries=0), MESSAGES)
     assert all(isinstance(e, RateLimitError) for e in errors), errors
 
@@ -132,8 +133,9 @@ class _Recorder(BaseCallbackHandler):
         super().__init__([], [])
         self.ends: list[dict[str, Any]] = []
 
-    def on_event_start(self, event_type: CBEventType, payload: Any = None, event_id: str = "", parent_id: str = "",
-                       **kwargs: Any) -> str:  # fmt: skip
+    def on_event_start(
+        self, event_type: CBEventType, payload: Any = None, event_id: str = "", parent_id: str = "", **kwargs: Any
+    ) -> str:
         return event_id
 
     def on_event_end(self, event_type: CBEventType, payload: Any = None, event_id: str = "", **kwargs: Any) -> None:
@@ -161,8 +163,13 @@ def test_callbacks_see_the_exception(make_llm: Any, scripted: LocalServer) -> No
     r"ignore:Accessing the 'model_\w+' attribute on the instance is deprecated:pydantic.warnings.PydanticDeprecatedSince211",
 )
 async def test_agent_surfaces_typed_error(make_llm: Any, scripted: LocalServer) -> None:
-    scripted.configure(status={"code": 424, "body": {"error": "Request failed during generation: boom",
-                                                     "error_type": "generation"}, "count": -1})  # fmt: skip
+    scripted.configure(
+        status={
+            "code": 424,
+            "body": {"error": "Request failed during generation: boom", "error_type": "generation"},
+            "count": -1,
+        }
+    )
     tool = FunctionTool.from_defaults(lambda a, b: a + b, name="add", description="Add two numbers.")
     agent = FunctionAgent(tools=[tool], llm=make_llm(), streaming=False)
     with pytest.raises(GenerationError, match="boom"):

@@ -78,8 +78,9 @@ async def embed_model(embed_url: str) -> Any:
 # ------------------------------------------------------------------------------------------- real model
 
 
-def test_a_query_engine_finds_the_right_document(embed_model: HFEndpointEmbedding, embed_url: str,
-                                                 llm: HFEndpoint) -> None:  # fmt: skip
+def test_a_query_engine_finds_the_right_document(
+    embed_model: HFEndpointEmbedding, embed_url: str, llm: HFEndpoint
+) -> None:
     index = VectorStoreIndex.from_documents([Document(text=t) for t in TEXTS], embed_model=embed_model)
     assert index.as_retriever(similarity_top_k=1).retrieve(QUESTION)[0].node.get_content() == FRANCE
     rerank = HFEndpointRerank(base_url=embed_url, top_n=1)
@@ -90,8 +91,7 @@ def test_a_query_engine_finds_the_right_document(embed_model: HFEndpointEmbeddin
 
 
 async def test_a_query_engine_async(embed_model: HFEndpointEmbedding, embed_url: str, llm: HFEndpoint) -> None:
-    index = VectorStoreIndex.from_documents([Document(text=t) for t in TEXTS], embed_model=embed_model,
-                                            use_async=True)  # fmt: skip
+    index = VectorStoreIndex.from_documents([Document(text=t) for t in TEXTS], embed_model=embed_model, use_async=True)
     rerank = HFEndpointRerank(base_url=embed_url, top_n=1)
     response = await index.as_query_engine(llm=llm, similarity_top_k=3, node_postprocessors=[rerank]).aquery(QUESTION)
     assert [n.node.get_content() for n in response.source_nodes] == [FRANCE]
@@ -201,8 +201,10 @@ def test_embedding_events_and_progress(tei: LocalServer, events: Events, capsys:
 
 
 def _nodes() -> list[NodeWithScore]:
-    return [NodeWithScore(node=TextNode(text=f"node {i}: {t}", id_=f"n{i}"), score=1.0 - i / 10)
-            for i, t in enumerate(TEXTS)]  # fmt: skip
+    return [
+        NodeWithScore(node=TextNode(text=f"node {i}: {t}", id_=f"n{i}"), score=1.0 - i / 10)
+        for i, t in enumerate(TEXTS)
+    ]
 
 
 def _alone(url: str, nodes: list[NodeWithScore]) -> dict[str, float]:
@@ -222,8 +224,9 @@ def test_rerank_scores_go_to_the_right_nodes(tei_reranker: LocalServer, events: 
     alone = _alone(tei_reranker.url, nodes)
     assert sorted(alone, key=alone.__getitem__, reverse=True) != [n.node.node_id for n in nodes]  # sorted != input
     debug = LlamaDebugHandler()
-    rerank = HFEndpointRerank(base_url=tei_reranker.url, top_n=3, keep_retrieval_score=True,
-                              callback_manager=CallbackManager([debug]))  # fmt: skip
+    rerank = HFEndpointRerank(
+        base_url=tei_reranker.url, top_n=3, keep_retrieval_score=True, callback_manager=CallbackManager([debug])
+    )
     result = rerank.postprocess_nodes(nodes, query_str=QUESTION)
     _check(result, alone, 3)
     original = {n.node.node_id: n.score for n in nodes}
@@ -277,8 +280,13 @@ async def test_a_cold_start_is_retried_and_overload_is_typed(tei: LocalServer, t
     tei.configure(cold_start=2)
     assert await model.aget_text_embedding_batch(["a", "b"]) == [model.get_text_embedding(t) for t in ("a", "b")]
     assert tei.stats()["requests"]["/embed"] == 3 + 2
-    overloaded = {"code": 429, "count": -1, "content_type": "application/json", "headers": {"Retry-After": "0"},
-                  "body": json.dumps({"error": "Model is overloaded", "error_type": "Overloaded"})}  # fmt: skip
+    overloaded = {
+        "code": 429,
+        "count": -1,
+        "content_type": "application/json",
+        "headers": {"Retry-After": "0"},
+        "body": json.dumps({"error": "Model is overloaded", "error_type": "Overloaded"}),
+    }
     tei_reranker.configure(status=overloaded)
     rerank = HFEndpointRerank(base_url=tei_reranker.url, max_retries=1)
     with pytest.raises(RateLimitError, match="overloaded"):
@@ -290,7 +298,9 @@ async def test_a_cold_start_is_retried_and_overload_is_typed(tei: LocalServer, t
 
 
 def test_unknown_arguments_are_refused_by_name() -> None:
-    with pytest.raises(InvalidRequestError, match="unknown argument 'embed_batchsize': did you mean 'embed_batch_size'"):
+    with pytest.raises(
+        InvalidRequestError, match="unknown argument 'embed_batchsize': did you mean 'embed_batch_size'"
+    ):
         HFEndpointEmbedding(base_url="http://127.0.0.1:9", embed_batchsize=3)
     with pytest.raises(InvalidRequestError, match="unknown argument 'topn': did you mean 'top_n'"):
         HFEndpointRerank(base_url="http://127.0.0.1:9", topn=3)

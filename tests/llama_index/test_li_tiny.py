@@ -147,9 +147,11 @@ async def test_react_agent_ends_with_the_text_of_a_model_that_ignores_its_format
 
 async def test_query_engine_answers_from_the_documents(tiny_llm: HFEndpoint, embed_url: str) -> None:
     """The real LLM over real embeddings: the right document is retrieved among others, then answered from."""
-    docs = [Document(text="The Eiffel Tower was finished in 1889. It is 330 metres tall."),
-            Document(text="The Statue of Liberty was dedicated in 1886. It stands in New York Harbor."),
-            Document(text="The Brandenburg Gate in Berlin was finished in 1791.")]  # fmt: skip
+    docs = [
+        Document(text="The Eiffel Tower was finished in 1889. It is 330 metres tall."),
+        Document(text="The Statue of Liberty was dedicated in 1886. It stands in New York Harbor."),
+        Document(text="The Brandenburg Gate in Berlin was finished in 1791."),
+    ]
     # LlamaIndex's default QA prompt is for instruction-tuned models (a base model continues its "-----" lines);
     # a base model needs a completion-style prompt, like any base model behind any integration.
     qa = PromptTemplate("Context: {context_str}\nUsing the context, answer: {query_str}")

@@ -92,12 +92,24 @@ async def test_balancing_async_under_uneven_latency(srvs: list[LocalServer]) -> 
 
 FAULTS: dict[str, dict[str, Any]] = {
     "cold_start_503": {"cold_start": 100},
-    "429": {"status": {"code": 429, "body": '{"error":"Model is overloaded","error_type":"overloaded"}',
-                       "content_type": "application/json", "count": -1}},
-    "500": {"status": {"code": 500, "body": '{"error":"CUDA error","error_type":"generation"}',
-                       "content_type": "application/json", "count": -1}},
+    "429": {
+        "status": {
+            "code": 429,
+            "body": '{"error":"Model is overloaded","error_type":"overloaded"}',
+            "content_type": "application/json",
+            "count": -1,
+        }
+    },
+    "500": {
+        "status": {
+            "code": 500,
+            "body": '{"error":"CUDA error","error_type":"generation"}',
+            "content_type": "application/json",
+            "count": -1,
+        }
+    },
     "reset_before_first_byte": {"reset": 100},
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
@@ -149,8 +161,12 @@ def test_a_stream_whose_first_step_is_refused_moves(srvs: list[LocalServer], kin
 
 def test_a_rejected_request_is_not_sent_elsewhere(srvs: list[LocalServer], kind: str) -> None:
     a, b = srvs[:2]
-    rejected = {"code": 422, "body": '{"error":"Input validation error: bad","error_type":"validation"}',
-                "content_type": "application/json", "count": -1}  # fmt: skip
+    rejected = {
+        "code": 422,
+        "body": '{"error":"Input validation error: bad","error_type":"validation"}',
+        "content_type": "application/json",
+        "count": -1,
+    }
     a.configure(status=rejected)
     b.configure(status=rejected)
     t = Twin(kind, [a.url, b.url])
@@ -315,12 +331,16 @@ def test_completion_fallbacks_are_used_in_order(srvs: list[LocalServer]) -> None
 
     primary, fallback = srvs[:2]
     kw = {"max_tokens": 3, "max_retries": 0}
-    out = [completion(model=f"huggingface/{primary.url}", messages=MSG, fallbacks=[f"huggingface/{fallback.url}"], **kw)
-           for _ in range(5)]  # fmt: skip
+    out = [
+        completion(model=f"huggingface/{primary.url}", messages=MSG, fallbacks=[f"huggingface/{fallback.url}"], **kw)
+        for _ in range(5)
+    ]
     assert {r.endpoint for r in out} == {primary.url}  # the fallback is not balanced against the primary
     primary.configure(cold_start=100)
-    out = [completion(model=f"huggingface/{primary.url}", messages=MSG, fallbacks=[{"model": fallback.url}], **kw)
-           for _ in range(5)]  # fmt: skip
+    out = [
+        completion(model=f"huggingface/{primary.url}", messages=MSG, fallbacks=[{"model": fallback.url}], **kw)
+        for _ in range(5)
+    ]
     assert {r.endpoint for r in out} == {fallback.url}
     with pytest.raises(InvalidRequestError, match="fallbacks"):
         completion(model=f"huggingface/{primary.url}", messages=MSG, fallbacks=[42])

@@ -31,13 +31,19 @@ IN_FLIGHT = 50
 FAULTS: list[dict[str, Any]] = [
     {"cold_start": 20},
     {"status": {"code": 429, "body": "overloaded", "headers": {"Retry-After": "1"}, "count": 20}},
-    {"status": {"code": 500, "body": '{"error":"CUDA error","error_type":"generation"}',
-                "content_type": "application/json", "count": 20}},
+    {
+        "status": {
+            "code": 500,
+            "body": '{"error":"CUDA error","error_type":"generation"}',
+            "content_type": "application/json",
+            "count": 20,
+        }
+    },
     {"reset": 20},
     {"drop_after": 2},  # streams cut after two events: a typed error, never a replay
     {"stall_before": 0.05},
     {},
-]  # fmt: skip
+]
 
 
 async def test_soak_three_endpoints_with_faults_and_a_killed_server() -> None:

@@ -124,47 +124,127 @@ ROWS = [
     Row("cold-start-502-within-budget", {"cold_start": 1, "cold_start_status": 502}, None, attempts=2),
     Row("cold-start-504-within-budget", {"cold_start": 1, "cold_start_status": 504}, None, attempts=2),
     # max_retries=0: one retry after 1 s (the cold-start floor), then the 1 s budget is spent.
-    Row("cold-start-beyond-budget", {"cold_start": 50}, ColdStartTimeoutError, r"cold_start_timeout=1 s", attempts=2,
-        options={"max_retries": 0, "cold_start_timeout": 1.0}),
-    Row("paused-400-invalid-state", _status(400, "Bad Request: Invalid state"), EndpointPausedError,
-        "paused.*Resume it"),
+    Row(
+        "cold-start-beyond-budget",
+        {"cold_start": 50},
+        ColdStartTimeoutError,
+        r"cold_start_timeout=1 s",
+        attempts=2,
+        options={"max_retries": 0, "cold_start_timeout": 1.0},
+    ),
+    Row(
+        "paused-400-invalid-state", _status(400, "Bad Request: Invalid state"), EndpointPausedError, "paused.*Resume it"
+    ),
     Row("429-retried-without-retry-after", _status(429, OVERLOADED, "application/json", count=1), None, attempts=2),
-    Row("429-exhausted-with-retry-after", _status(429, OVERLOADED, "application/json", **{"Retry-After": "0"}),
-        RateLimitError, "Model is overloaded", attempts=2, options={"max_retries": 1}),
+    Row(
+        "429-exhausted-with-retry-after",
+        _status(429, OVERLOADED, "application/json", **{"Retry-After": "0"}),
+        RateLimitError,
+        "Model is overloaded",
+        attempts=2,
+        options={"max_retries": 1},
+    ),
     Row("401", _status(401, ""), AuthenticationError, "no token was sent"),
     Row("403", _status(403, "Forbidden"), AuthenticationError, "no token was sent"),
     Row("404-wrong-url", _status(404, "Not Found"), NotFoundError, rf"check the endpoint URL.*url: http://\S+{ROUTE}"),
     Row("413", _status(413, "Payload Too Large"), BadRequestError, "payload limit"),
-    Row("422-plain-text", _status(422, "Failed to deserialize the JSON body into the target type: stop: invalid type"),
-        RequestValidationError, "HTTP 422.*Failed to deserialize"),
-    Row("422-json", _status(422, '{"error":"Input validation error: `temperature` must be strictly positive",'
-                                 '"error_type":"validation"}', "application/json"),
-        RequestValidationError, "HTTP 422, validation.*strictly positive"),
-    Row("424", _status(424, '{"error":"Request failed during generation: Server error: CUDA OOM",'
-                            '"error_type":"generation"}', "application/json"), GenerationError, "HTTP 424.*CUDA OOM"),
-    Row("500", _status(500, '{"error":"Incomplete generation","error_type":"incomplete_generation"}',
-                       "application/json"), GenerationError, "Incomplete generation"),
+    Row(
+        "422-plain-text",
+        _status(422, "Failed to deserialize the JSON body into the target type: stop: invalid type"),
+        RequestValidationError,
+        "HTTP 422.*Failed to deserialize",
+    ),
+    Row(
+        "422-json",
+        _status(
+            422,
+            '{"error":"Input validation error: `temperature` must be strictly positive","error_type":"validation"}',
+            "application/json",
+        ),
+        RequestValidationError,
+        "HTTP 422, validation.*strictly positive",
+    ),
+    Row(
+        "424",
+        _status(
+            424,
+            '{"error":"Request failed during generation: Server error: CUDA OOM","error_type":"generation"}',
+            "application/json",
+        ),
+        GenerationError,
+        "HTTP 424.*CUDA OOM",
+    ),
+    Row(
+        "500",
+        _status(500, '{"error":"Incomplete generation","error_type":"incomplete_generation"}', "application/json"),
+        GenerationError,
+        "Incomplete generation",
+    ),
     Row("reset-before-response", {"reset": 1}, None, attempts=2),
-    Row("stall-past-read-timeout", {"stall_before": 1.5}, APITimeoutError, "read timeout",
-        options={"timeout": 0.3, "max_retries": 2}),
+    Row(
+        "stall-past-read-timeout",
+        {"stall_before": 1.5},
+        APITimeoutError,
+        "read timeout",
+        options={"timeout": 0.3, "max_retries": 2},
+    ),
     Row("keepalive-comments", {"keepalive": True}, None),
-    Row("stream-error-tgi-shape", {"stream_error": {"after": 2, "shape": "tgi", "error_type": "generation",
-                                                    "message": "Request failed during generation: OOM"}},
-        GenerationError, "HTTP 424, generation.*OOM", streams_only=True, delivered=2),
-    Row("stream-error-openai-shape", {"stream_error": {"after": 2, "shape": "openai",
-                                                       "message": "Request failed during generation: OOM"}},
-        GenerationError, "HTTP 424, generation.*OOM", streams_only=True, delivered=2),
-    Row("drop-mid-stream", {"drop_after": 3}, IncompleteStreamError, "connection dropped mid-", streams_only=True,
-        delivered=3),
-    Row("stream-without-final-event", {"truncate_stream": True}, IncompleteStreamError,
-        r"without a finish_reason or \[DONE\]; the answer is incomplete", streams_only=True, delivered=6),
+    Row(
+        "stream-error-tgi-shape",
+        {
+            "stream_error": {
+                "after": 2,
+                "shape": "tgi",
+                "error_type": "generation",
+                "message": "Request failed during generation: OOM",
+            }
+        },
+        GenerationError,
+        "HTTP 424, generation.*OOM",
+        streams_only=True,
+        delivered=2,
+    ),
+    Row(
+        "stream-error-openai-shape",
+        {"stream_error": {"after": 2, "shape": "openai", "message": "Request failed during generation: OOM"}},
+        GenerationError,
+        "HTTP 424, generation.*OOM",
+        streams_only=True,
+        delivered=2,
+    ),
+    Row(
+        "drop-mid-stream",
+        {"drop_after": 3},
+        IncompleteStreamError,
+        "connection dropped mid-",
+        streams_only=True,
+        delivered=3,
+    ),
+    Row(
+        "stream-without-final-event",
+        {"truncate_stream": True},
+        IncompleteStreamError,
+        r"without a finish_reason or \[DONE\]; the answer is incomplete",
+        streams_only=True,
+        delivered=6,
+    ),
     Row("malformed-event", {"malformed_after": 1}, ResponseError, "not JSON", streams_only=True, delivered=1),
-    Row("stall-mid-stream", {"stall_between": 1.5}, APITimeoutError, "read timeout", options={"timeout": 0.3},
-        streams_only=True),
-]  # fmt: skip
+    Row(
+        "stall-mid-stream",
+        {"stall_between": 1.5},
+        APITimeoutError,
+        "read timeout",
+        options={"timeout": 0.3},
+        streams_only=True,
+    ),
+]
 
-CASES = [pytest.param(row, call, id=f"{row.id}-{call}") for row in ROWS for call in CALLS
-         if call in STREAMING or not row.streams_only]  # fmt: skip
+CASES = [
+    pytest.param(row, call, id=f"{row.id}-{call}")
+    for row in ROWS
+    for call in CALLS
+    if call in STREAMING or not row.streams_only
+]
 
 
 @pytest.mark.parametrize(("row", "call"), CASES)

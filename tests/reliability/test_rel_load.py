@@ -81,9 +81,18 @@ async def test_1000_concurrent_async_streams(srv: LocalServer) -> None:
     assert pooled <= 1000
     assert await settle(lambda: established(port) == conns0 and open_fds() <= fds0 + 2)
     rss, peak = rss_mib()
-    report("1000 concurrent async streams (AsyncTGIClient)", seconds=f"{elapsed:.2f}", pooled_connections=pooled,
-           fds_before=fds0, fds_during=fds_during, fds_after=open_fds(), conns_before=conns0,
-           conns_after=established(port), rss_mib=f"{rss:.0f}", peak_rss_mib=f"{peak:.0f}")  # fmt: skip
+    report(
+        "1000 concurrent async streams (AsyncTGIClient)",
+        seconds=f"{elapsed:.2f}",
+        pooled_connections=pooled,
+        fds_before=fds0,
+        fds_during=fds_during,
+        fds_after=open_fds(),
+        conns_before=conns0,
+        conns_after=established(port),
+        rss_mib=f"{rss:.0f}",
+        peak_rss_mib=f"{peak:.0f}",
+    )
 
 
 async def test_1000_concurrent_streams_through_langchain(srv: LocalServer) -> None:
@@ -101,8 +110,15 @@ async def test_1000_concurrent_streams_through_langchain(srv: LocalServer) -> No
     await llm.aclose()
     assert texts == [REPLY] * 1000
     assert await settle(lambda: established(port) == conns0 and open_fds() <= fds0 + 2)
-    report("1000 concurrent streams (ChatHFEndpoint.astream)", seconds=f"{elapsed:.2f}", pooled_connections=pooled,
-           fds_before=fds0, fds_after=open_fds(), conns_before=conns0, conns_after=established(port))  # fmt: skip
+    report(
+        "1000 concurrent streams (ChatHFEndpoint.astream)",
+        seconds=f"{elapsed:.2f}",
+        pooled_connections=pooled,
+        fds_before=fds0,
+        fds_after=open_fds(),
+        conns_before=conns0,
+        conns_after=established(port),
+    )
 
 
 async def test_10000_sequential_requests(srv: LocalServer) -> None:
@@ -122,11 +138,19 @@ async def test_10000_sequential_requests(srv: LocalServer) -> None:
     assert await settle(lambda: established(port) == conns0 and open_fds() <= fds0)
     growth = samples[-1] - samples[0]  # from after the first 1000 (warm) to the end
     assert growth < 16, samples
-    report("10,000 sequential requests (TGIClient.generate)", seconds=f"{elapsed:.2f}",
-           per_request_ms=f"{elapsed / 10:.2f}", fds_before=fds0, fds_during=fds_during, fds_after=open_fds(),
-           conns_before=conns0, conns_after=established(port),
-           rss_mib_per_1000=[round(s) for s in samples], rss_growth_mib=f"{growth:.1f}",
-           peak_sampled_rss_mib=f"{max(samples):.0f}")  # fmt: skip
+    report(
+        "10,000 sequential requests (TGIClient.generate)",
+        seconds=f"{elapsed:.2f}",
+        per_request_ms=f"{elapsed / 10:.2f}",
+        fds_before=fds0,
+        fds_during=fds_during,
+        fds_after=open_fds(),
+        conns_before=conns0,
+        conns_after=established(port),
+        rss_mib_per_1000=[round(s) for s in samples],
+        rss_growth_mib=f"{growth:.1f}",
+        peak_sampled_rss_mib=f"{max(samples):.0f}",
+    )
 
 
 # -------------------------------------------------------------------------------------------------- cancellation
@@ -195,12 +219,19 @@ async def test_cancelling_a_stream_closes_its_connection(srv: LocalServer, how: 
     else:
         await client.aclose()
     assert await settle(lambda: established(port) == conns0 and open_fds() <= fds0)
-    report(f"cancel ({how})", closed_within_s=f"{closed_after:.2f}", conns_before=conns0,
-           conns_after=established(port), fds_before=fds0, fds_after=open_fds())  # fmt: skip
+    report(
+        f"cancel ({how})",
+        closed_within_s=f"{closed_after:.2f}",
+        conns_before=conns0,
+        conns_after=established(port),
+        fds_before=fds0,
+        fds_after=open_fds(),
+    )
 
 
-@pytest.mark.parametrize("how", ["lc.stream-break", "lc.astream-break", "li.stream_chat-break",
-                                 "li.astream_chat-task-cancel"])  # fmt: skip
+@pytest.mark.parametrize(
+    "how", ["lc.stream-break", "lc.astream-break", "li.stream_chat-break", "li.astream_chat-task-cancel"]
+)
 async def test_cancelling_an_adapter_stream_closes_its_connection(srv: LocalServer, how: str) -> None:
     port = port_of(srv.url)
     srv.configure(**LONG)

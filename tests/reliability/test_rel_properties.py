@@ -27,8 +27,9 @@ from hf_endpoint._plan import Response
 from hf_endpoint._tgi import _GenerateStream, generate_plan
 
 EXAMPLES = 250
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+SETTINGS = settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 STOP_FINISH = {"eos_token": "stop", "stop_sequence": "stop", "stop": "stop", "length": "length"}
 
 texts = st.text(max_size=6)  # any unicode, including newlines, quotes and emoji
@@ -71,9 +72,12 @@ def native_stream(draw: Any, stop: str | None = None) -> tuple[list[dict[str, An
     if not events:  # a zero-token answer still has its final event
         events.append({"index": 1, "token": token("", True, draw), "generated_text": None, "details": None})
     events[-1]["generated_text"] = generated
-    events[-1]["details"] = {"finish_reason": reason, "generated_tokens": len(tokens),
-                             "seed": draw(st.none() | st.integers(0, 2**63)),
-                             "input_length": draw(st.integers(0, 4096))}  # fmt: skip
+    events[-1]["details"] = {
+        "finish_reason": reason,
+        "generated_tokens": len(tokens),
+        "seed": draw(st.none() | st.integers(0, 2**63)),
+        "input_length": draw(st.integers(0, 4096)),
+    }
     if draw(st.booleans()):  # unknown fields (newer TGI): tolerated
         events[0]["extra_field"] = draw(texts)
     return events, generated, reason
@@ -147,8 +151,10 @@ def test_native_stream_with_a_stop_sequence() -> None:
         assert chat_text(chunks) == generated[: -len(stop)]  # streamed without the stop text, nothing lost
         assert finishes(chunks) == ["stop"]
         # The non-stream answer for the same generation says the same.
-        body = {"generated_text": generated, "details": {**events[-1]["details"], "prefill": [],
-                                                          "tokens": [e["token"] for e in events]}}  # fmt: skip
+        body = {
+            "generated_text": generated,
+            "details": {**events[-1]["details"], "prefill": [], "tokens": [e["token"] for e in events]},
+        }
         response = GenerateResponse.model_validate(body)
         completion = native_chat_completion(response, plan(strip=(stop,)))
         assert completion.content == generated[: -len(stop)]
@@ -170,8 +176,10 @@ def test_native_generate_answer() -> None:
     @given(case=native_stream(), as_list=st.booleans(), prompt_tokens=st.none() | st.integers(0, 9999))
     def prop(case: tuple[list[dict[str, Any]], str, str], as_list: bool, prompt_tokens: int | None) -> None:
         events, generated, reason = case
-        body: Any = {"generated_text": generated, "details": {**events[-1]["details"], "prefill": [],
-                                                               "tokens": [e["token"] for e in events]}}  # fmt: skip
+        body: Any = {
+            "generated_text": generated,
+            "details": {**events[-1]["details"], "prefill": [], "tokens": [e["token"] for e in events]},
+        }
         headers = {"x-prompt-tokens": str(prompt_tokens)} if prompt_tokens is not None else {}
         resp = parse(Response(200, headers, json.dumps([body] if as_list else body).encode(), "u"))
         assert resp.generated_text == generated
@@ -199,13 +207,21 @@ def chat_stream(draw: Any) -> tuple[list[Any], str, str, dict[str, int] | None]:
     pieces = draw(st.lists(texts, max_size=12))
     legacy = draw(st.booleans())
     reason = draw(st.sampled_from(["stop", "length", "stop_sequence"] + (["eos_token"] if legacy else [])))
-    base = {"object": "text_completion" if legacy else "chat.completion.chunk", "id": "", "created": 1741265133,
-            "model": draw(texts), "system_fingerprint": "3.3.6-native"}  # fmt: skip
+    base = {
+        "object": "text_completion" if legacy else "chat.completion.chunk",
+        "id": "",
+        "created": 1741265133,
+        "model": draw(texts),
+        "system_fingerprint": "3.3.6-native",
+    }
 
     def chunk(content: str, finish: str | None) -> dict[str, Any]:
         delta = {"role": "assistant", "content": content}
-        return {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-                "usage": None}  # fmt: skip
+        return {
+            **base,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            "usage": None,
+        }
 
     events: list[Any] = [chunk(p, None) for p in pieces] + [chunk("", reason)]
     usage = None
@@ -230,8 +246,11 @@ def test_chat_stream_chunks() -> None:
         assert chat_text(chunks) == text
         assert finishes(chunks) == [STOP_FINISH[reason]]
         assert all(c.object == "chat.completion.chunk" for c in chunks)
-        got = [c.usage.model_dump(include={"prompt_tokens", "completion_tokens", "total_tokens"})
-               for c in chunks if c.usage is not None]  # fmt: skip
+        got = [
+            c.usage.model_dump(include={"prompt_tokens", "completion_tokens", "total_tokens"})
+            for c in chunks
+            if c.usage is not None
+        ]
         assert got == ([usage] if usage else [])
         count[0] += 1  # an example that ran every check
 
@@ -255,8 +274,14 @@ def test_chat_stream_with_a_stop_sequence_cut_anywhere() -> None:
             {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": p}, "finish_reason": None}]}
             for p in pieces
         ]
-        events.append({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
-                                            "finish_reason": "stop_sequence"}]})  # fmt: skip
+        events.append(
+            {
+                **base,
+                "choices": [
+                    {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": "stop_sequence"}
+                ],
+            }
+        )
         events.append(b"[DONE]")
         conv = ChatStreamConverter(stops=(stop,))
         chunks = [c for data in encode(events) for c in conv.feed(data)] + conv.finish()
@@ -269,8 +294,9 @@ def test_chat_stream_with_a_stop_sequence_cut_anywhere() -> None:
 
 
 json_scalars = st.none() | st.booleans() | st.integers(-(2**31), 2**31) | st.text(max_size=8)
-arguments = st.dictionaries(st.text(min_size=1, max_size=6), json_scalars | st.lists(json_scalars, max_size=3),
-                            max_size=4)  # fmt: skip
+arguments = st.dictionaries(
+    st.text(min_size=1, max_size=6), json_scalars | st.lists(json_scalars, max_size=3), max_size=4
+)
 
 
 def test_chat_tool_call_stream() -> None:
@@ -286,11 +312,29 @@ def test_chat_tool_call_stream() -> None:
         pieces = ["{"] + [rest[a:b] for a, b in itertools.pairwise(bounds)]
         events: list[Any] = []
         for i, piece in enumerate(pieces):
-            call = {"index": 0, "id": "0", "type": "function",
-                    "function": {"name": name if i == 0 else None, "arguments": piece}}  # fmt: skip
-            events.append({"object": "chat.completion.chunk", "id": "", "created": 1, "model": "m", "usage": None,
-                           "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [call]},
-                                        "logprobs": None, "finish_reason": None}]})  # fmt: skip
+            call = {
+                "index": 0,
+                "id": "0",
+                "type": "function",
+                "function": {"name": name if i == 0 else None, "arguments": piece},
+            }
+            events.append(
+                {
+                    "object": "chat.completion.chunk",
+                    "id": "",
+                    "created": 1,
+                    "model": "m",
+                    "usage": None,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "delta": {"role": "assistant", "tool_calls": [call]},
+                            "logprobs": None,
+                            "finish_reason": None,
+                        }
+                    ],
+                }
+            )
         events.append(b"[DONE]")
         conv = ChatStreamConverter()
         chunks = [c for data in encode(events) for c in conv.feed(data)] + conv.finish()
@@ -310,13 +354,29 @@ def test_chat_completion_answer() -> None:
     count = [0]
 
     @SETTINGS
-    @given(content=st.text(max_size=40), reason=st.sampled_from(["stop", "length", "stop_sequence", "eos_token"]),
-           legacy=st.booleans(), n=st.integers(0, 999))  # fmt: skip
+    @given(
+        content=st.text(max_size=40),
+        reason=st.sampled_from(["stop", "length", "stop_sequence", "eos_token"]),
+        legacy=st.booleans(),
+        n=st.integers(0, 999),
+    )
     def prop(content: str, reason: str, legacy: bool, n: int) -> None:
-        body = {"object": "text_completion" if legacy else "chat.completion", "id": "", "created": 1, "model": "m",
-                "system_fingerprint": "x", "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                                                        "logprobs": None, "finish_reason": reason}],
-                "usage": {"prompt_tokens": n, "completion_tokens": 3, "total_tokens": n + 3}}  # fmt: skip
+        body = {
+            "object": "text_completion" if legacy else "chat.completion",
+            "id": "",
+            "created": 1,
+            "model": "m",
+            "system_fingerprint": "x",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "logprobs": None,
+                    "finish_reason": reason,
+                }
+            ],
+            "usage": {"prompt_tokens": n, "completion_tokens": 3, "total_tokens": n + 3},
+        }
         completion = parse_chat_completion(json.dumps(body).encode())
         assert completion.content == content
         assert completion.choices[0].finish_reason == STOP_FINISH[reason]
@@ -386,6 +446,11 @@ def _feed_all(conv: Any, events: list[Any]) -> list[Any]:
 def _as_answer(chat_events: list[Any]) -> dict[str, Any]:
     first = next((e for e in chat_events if isinstance(e, dict) and e["choices"]), None)
     text = "".join(e["choices"][0]["delta"]["content"] for e in chat_events if isinstance(e, dict) and e["choices"])
-    return {"object": "chat.completion", "id": "", "created": 1, "model": first["model"] if first else "m",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}  # fmt: skip
+    return {
+        "object": "chat.completion",
+        "id": "",
+        "created": 1,
+        "model": first["model"] if first else "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }

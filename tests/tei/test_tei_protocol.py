@@ -101,14 +101,22 @@ def test_a_shape_we_cannot_use_is_a_response_error() -> None:
 def test_bodies_omit_unset_fields_and_always_say_truncate() -> None:
     body = embed_body(normalize=None, truncate=None, truncation_direction=None, prompt_name=None, dimensions=None)
     assert body == {"truncate": False}  # not the server's auto_truncate, which differs between TEI versions
-    body = embed_body(normalize=False, truncate=True, truncation_direction="left", prompt_name="query",
-                      dimensions=64)  # fmt: skip
-    assert body == {"truncate": True, "truncation_direction": "Left", "prompt_name": "query", "normalize": False,
-                    "dimensions": 64}  # fmt: skip
+    body = embed_body(normalize=False, truncate=True, truncation_direction="left", prompt_name="query", dimensions=64)
+    assert body == {
+        "truncate": True,
+        "truncation_direction": "Left",
+        "prompt_name": "query",
+        "normalize": False,
+        "dimensions": 64,
+    }
     assert rerank_body("q", truncate=None, raw_scores=False, return_text=False, truncation_direction=None) == {
-        "query": "q", "truncate": False}  # fmt: skip
-    assert predict_body(truncate=True, raw_scores=True, truncation_direction=None) == {"truncate": True,
-                                                                                       "raw_scores": True}  # fmt: skip
+        "query": "q",
+        "truncate": False,
+    }
+    assert predict_body(truncate=True, raw_scores=True, truncation_direction=None) == {
+        "truncate": True,
+        "raw_scores": True,
+    }
     assert "null" not in json.dumps(body)
 
 
@@ -124,8 +132,14 @@ def test_bodies_omit_unset_fields_and_always_say_truncate() -> None:
     ],
 )
 def test_bad_options_are_refused_before_sending(kwargs: dict[str, Any], message: str) -> None:
-    args: dict[str, Any] = {"normalize": None, "truncate": None, "truncation_direction": None, "prompt_name": None,
-                            "dimensions": None, **kwargs}  # fmt: skip
+    args: dict[str, Any] = {
+        "normalize": None,
+        "truncate": None,
+        "truncation_direction": None,
+        "prompt_name": None,
+        "dimensions": None,
+        **kwargs,
+    }
     with pytest.raises(InvalidRequestError, match=message):
         embed_body(**args)
 
@@ -169,10 +183,17 @@ def test_a_rank_answer_missing_or_repeating_an_index_is_refused() -> None:
 
 def test_openai_embeddings_put_in_order_by_index_floats_and_base64() -> None:
     vec = struct.pack("<3f", 0.5, -1.0, 2.0)
-    body = json.dumps({"object": "list", "data": [
-        {"object": "embedding", "index": 1, "embedding": base64.b64encode(vec).decode()},
-        {"object": "embedding", "index": 0, "embedding": [1, 2.5]},
-    ], "model": "m", "usage": {"prompt_tokens": 3, "total_tokens": 3}}).encode()  # fmt: skip
+    body = json.dumps(
+        {
+            "object": "list",
+            "data": [
+                {"object": "embedding", "index": 1, "embedding": base64.b64encode(vec).decode()},
+                {"object": "embedding", "index": 0, "embedding": [1, 2.5]},
+            ],
+            "model": "m",
+            "usage": {"prompt_tokens": 3, "total_tokens": 3},
+        }
+    ).encode()
     assert parse_openai_embeddings(body, 2) == [[1.0, 2.5], [0.5, -1.0, 2.0]]
     with pytest.raises(ResponseError, match=r"no embedding for inputs \[2\]"):
         parse_openai_embeddings(body, 3)
@@ -207,23 +228,30 @@ def test_too_long_in_characters_is_a_context_error_too() -> None:
 
 @pytest.mark.parametrize("status", [422, 413])
 def test_batch_size_error_says_the_limit(status: int) -> None:
-    err = tei(status, json.dumps({"error": "batch size 40 > maximum allowed batch size 32",
-                                  "error_type": "Validation"}))  # fmt: skip
+    err = tei(
+        status, json.dumps({"error": "batch size 40 > maximum allowed batch size 32", "error_type": "Validation"})
+    )
     assert type(err) is RequestValidationError and "max_batch_size=32" in err.message
 
 
 def test_flat_openai_route_error_shape() -> None:
     err = tei(422, json.dumps({"message": TOO_LONG, "code": 422, "type": "Validation"}), path="/v1/embeddings")
     assert isinstance(err, ContextWindowExceededError) and "route='tei'" in err.message
-    err = tei(429, json.dumps({"message": "Model is overloaded", "code": 429, "type": "Overloaded"}),
-              path="/v1/embeddings")  # fmt: skip
+    err = tei(
+        429, json.dumps({"message": "Model is overloaded", "code": 429, "type": "Overloaded"}), path="/v1/embeddings"
+    )
     assert type(err) is RateLimitError and err.error_type == "Overloaded"
 
 
 def test_vllm_nested_context_error() -> None:
-    body = {"error": {"message": "This model's maximum context length is 512 tokens. However, you requested 600 "
-                                 "tokens in the input for embedding generation.", "type": "BadRequestError",
-                      "code": 400}}  # fmt: skip
+    body = {
+        "error": {
+            "message": "This model's maximum context length is 512 tokens. However, you requested 600 "
+            "tokens in the input for embedding generation.",
+            "type": "BadRequestError",
+            "code": 400,
+        }
+    }
     err = tei(400, json.dumps(body), path="/v1/embeddings")
     assert isinstance(err, ContextWindowExceededError) and err.max_total_tokens == 512
 
@@ -234,10 +262,18 @@ def test_vllm_nested_context_error() -> None:
         (413, b"Failed to buffer the request body: length limit exceeded", BadRequestError, "payload_limit="),
         (415, b"Expected request with `Content-Type: application/json`", BadRequestError, "Content-Type"),
         (400, b"Failed to parse the request body as JSON: EOF", BadRequestError, "Failed to parse"),
-        (422, b"Failed to deserialize the JSON body into the target type: normalize: invalid type: null",
-         RequestValidationError, "normalize"),
-        (400, b'{"error":"Input validation error: `inputs` cannot be empty","error_type":"Empty"}', BadRequestError,
-         "cannot be empty"),
+        (
+            422,
+            b"Failed to deserialize the JSON body into the target type: normalize: invalid type: null",
+            RequestValidationError,
+            "normalize",
+        ),
+        (
+            400,
+            b'{"error":"Input validation error: `inputs` cannot be empty","error_type":"Empty"}',
+            BadRequestError,
+            "cannot be empty",
+        ),
         (422, b'{"error":"tokenizer error oops","error_type":"Tokenizer"}', RequestValidationError, "tokenizer"),
         (429, b'{"error":"Model is overloaded","error_type":"Overloaded"}', RateLimitError, "overloaded"),
         (424, b'{"error":"score is NaN","error_type":"Backend"}', GenerationError, "NaN"),
@@ -258,8 +294,12 @@ def test_wrong_model_type_names_the_call_that_fits() -> None:
     assert type(err) is ModelTypeError
     assert "serves a reranker" in err.message and "not an embedding model" in err.message
     assert "rerank()" in err.message and "HFEndpointReranker" in err.message
-    err = tei(424, json.dumps({"error": "Backend error: model is not a re-ranker model", "error_type": "Backend"}),
-              "/rerank", EMBEDDER)  # fmt: skip
+    err = tei(
+        424,
+        json.dumps({"error": "Backend error: model is not a re-ranker model", "error_type": "Backend"}),
+        "/rerank",
+        EMBEDDER,
+    )
     assert "serves an embedding model" in err.message and "HFEndpointEmbeddings" in err.message
     unknown = tei(424, body, "/embed", None)  # /info not known: every alternative named
     assert isinstance(unknown, ModelTypeError) and "rerank()" in unknown.message and "predict()" in unknown.message

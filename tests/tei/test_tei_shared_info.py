@@ -15,4 +15,3 @@ async def test_concurrent_first_calls_ask_info_once() -> None:
             results = await asyncio.gather(*(client.embed([f"text {i}"]) for i in range(20)))
         assert [len(r) for r in results] == [1] * 20
         assert server.stats()["requests"] == {"/info": 1, "/embed": 20}  # 20 /info requests before
-

@@ -57,13 +57,27 @@ def test_a_request_error_map_reads_its_errors(server: LocalServer, kind: str) ->
 def test_retries_follow_the_mapped_type(server: LocalServer, kind: str) -> None:
     server.reset()
     body = {"error": "Model is overloaded", "error_type": "Overloaded"}
-    server.configure(status={"code": 429, "count": 1, "content_type": "application/json", "body": json.dumps(body),
-                             "headers": {"Retry-After": "0"}})  # fmt: skip
+    server.configure(
+        status={
+            "code": 429,
+            "count": 1,
+            "content_type": "application/json",
+            "body": json.dumps(body),
+            "headers": {"Retry-After": "0"},
+        }
+    )
     assert _run(kind, server.url, _plan()) == 200  # TEI's 429 retried like TGI's overload, then answered
     assert server.stats()["requests"]["/generate"] == 2
     server.reset()
-    server.configure(status={"code": 429, "count": -1, "content_type": "application/json", "body": json.dumps(body),
-                             "headers": {"Retry-After": "0"}})  # fmt: skip
+    server.configure(
+        status={
+            "code": 429,
+            "count": -1,
+            "content_type": "application/json",
+            "body": json.dumps(body),
+            "headers": {"Retry-After": "0"},
+        }
+    )
     with pytest.raises(RateLimitError):
         _run(kind, server.url, _plan())
     server.reset()

@@ -118,8 +118,9 @@ def test_generate_with_details_and_fixups(twin: Twin, srv: LocalServer) -> None:
 
 
 def test_generate_best_of_top_tokens_prefill(twin: Twin) -> None:
-    result = twin.generate("Hello there", max_new_tokens=3, details=True, best_of=2, top_n_tokens=2,
-                           decoder_input_details=True)  # fmt: skip
+    result = twin.generate(
+        "Hello there", max_new_tokens=3, details=True, best_of=2, top_n_tokens=2, decoder_input_details=True
+    )
     details = result.details
     assert details.best_of_sequences and len(details.best_of_sequences) == 1
     assert details.top_tokens and len(details.top_tokens) == 3 and len(details.top_tokens[0]) == 2
@@ -211,8 +212,15 @@ def test_chat_stop_is_removed_like_openai(twin: Twin) -> None:
 
 
 def test_legacy_chat_formats_are_normalised(twin: Twin, srv: LocalServer) -> None:
-    srv.configure(legacy=["object_text_completion", "finish_reason_eos_token", "data_no_space",
-                          "tool_arguments_object", "tool_call_id_int"])  # fmt: skip
+    srv.configure(
+        legacy=[
+            "object_text_completion",
+            "finish_reason_eos_token",
+            "data_no_space",
+            "tool_arguments_object",
+            "tool_call_id_int",
+        ]
+    )
     result = twin.chat(HI)
     assert result.object == "chat.completion" and result.choices[0].finish_reason == "stop"
     text = "".join(c.choices[0].delta.content or "" for c in twin.chat_stream(HI) if c.choices)
@@ -314,9 +322,15 @@ def test_native_route_prompt_and_stops(srv: LocalServer, kind: str) -> None:
 
 def test_auto_falls_back_to_native_route_without_server_template(kind: str) -> None:
     with LocalServer(backend="scripted", model_id="HuggingFaceH4/zephyr-7b-beta") as srv:
-        srv.configure(status={"code": 422, "count": 1, "content_type": "application/json",
-                              "body": '{"error":"Template error: template not found","error_type":"template_error"}'},
-                      routes=["/v1/chat/completions"])  # fmt: skip
+        srv.configure(
+            status={
+                "code": 422,
+                "count": 1,
+                "content_type": "application/json",
+                "body": '{"error":"Template error: template not found","error_type":"template_error"}',
+            },
+            routes=["/v1/chat/completions"],
+        )
         twin = Twin(kind, srv.url)
         try:
             result = twin.chat(HI)
@@ -329,9 +343,15 @@ def test_auto_falls_back_to_native_route_without_server_template(kind: str) -> N
 def test_per_call_model_survives_the_fallback_to_the_native_route(kind: str) -> None:
     """A LoRA adapter named per call is sent as adapter_id when the Messages API turns out to be missing."""
     with LocalServer(backend="scripted", model_id="HuggingFaceH4/zephyr-7b-beta") as srv:
-        srv.configure(status={"code": 422, "count": 1, "content_type": "application/json",
-                              "body": '{"error":"Template error: template not found","error_type":"template_error"}'},
-                      routes=["/v1/chat/completions"])  # fmt: skip
+        srv.configure(
+            status={
+                "code": 422,
+                "count": 1,
+                "content_type": "application/json",
+                "body": '{"error":"Template error: template not found","error_type":"template_error"}',
+            },
+            routes=["/v1/chat/completions"],
+        )
         twin = Twin(kind, srv.url)
         try:
             result = twin.chat(HI, model="my-lora")
@@ -392,7 +412,9 @@ def test_completion_reads_huggingface_api_key(monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setenv("HUGGINGFACE_API_KEY", "wrong")
         from hf_endpoint import AuthenticationError
 
-        with pytest.raises(AuthenticationError, match="refused the token from the HUGGINGFACE_API_KEY variable") as info:
+        with pytest.raises(
+            AuthenticationError, match="refused the token from the HUGGINGFACE_API_KEY variable"
+        ) as info:
             completion(model=f"huggingface/{srv.url}", messages=HI)
         assert info.value.status_code == 401 and "wrong" not in str(info.value)
 
@@ -418,8 +440,10 @@ def test_code_written_for_litellm_works(srv: LocalServer) -> None:
     assert printed["choices"][0]["message"]["logprobs"] == pytest.approx(response.choices[0].logprobs.sum_logprob)
     assert printed["usage"]["completion_tokens"] == response.usage.completion_tokens
     # The documented stream loop reads choices[0] on every chunk.
-    parts = [part.choices[0].delta.content for part in completion(model=f"huggingface/{srv.url}", messages=HI,
-                                                                   max_tokens=20, stream=True)]  # fmt: skip
+    parts = [
+        part.choices[0].delta.content
+        for part in completion(model=f"huggingface/{srv.url}", messages=HI, max_tokens=20, stream=True)
+    ]
     assert "".join(p or "" for p in parts) == response.content
     first = next(iter(completion(model=f"huggingface/{srv.url}", messages=HI, max_tokens=20, stream=True)))
     assert first["choices"][0]["delta"]["role"] == "assistant" and json.loads(str(first))["object"]

@@ -60,8 +60,9 @@ def _tool_call(chunks: list[Any]) -> tuple[str, str, str | None]:
 
 def test_a_streamed_tool_call_cut_off_ends_with_length(client: tuple[Twin, str]) -> None:
     twin, route = client
-    chunks, error = twin.collect("chat_stream", MESSAGES, tools=TOOLS, tool_choice="required",
-                                 max_tokens=INSIDE_ARGUMENTS[route])  # fmt: skip
+    chunks, error = twin.collect(
+        "chat_stream", MESSAGES, tools=TOOLS, tool_choice="required", max_tokens=INSIDE_ARGUMENTS[route]
+    )
     assert error is None
     name, arguments, reason = _tool_call(chunks)
     assert reason == "length"  # was "tool_calls" on the Messages API
@@ -130,8 +131,15 @@ def test_tool_calls_as_one_object_cut_off(srv: LocalServer, kind: str) -> None:
 
 def _event(arguments: str) -> bytes:
     call = {"index": 0, "id": "", "type": "function", "function": {"name": None, "arguments": arguments}}
-    return json.dumps({"id": "", "created": 1, "model": "tgi", "object": "chat.completion.chunk",
-                       "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": call}}]}).encode()  # fmt: skip
+    return json.dumps(
+        {
+            "id": "",
+            "created": 1,
+            "model": "tgi",
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": call}}],
+        }
+    ).encode()
 
 
 def test_a_raw_text_tool_stream_cut_off() -> None:
@@ -147,7 +155,10 @@ def test_a_raw_text_tool_stream_cut_off() -> None:
     (chunk,) = whole.feed(b"[DONE]")
     (call,) = chunk.choices[0].delta.tool_calls or []
     assert (call.function.name, call.function.arguments, chunk.choices[0].finish_reason) == (
-        "get_weather", '{"location": "Paris"}', "tool_calls")
+        "get_weather",
+        '{"location": "Paris"}',
+        "tool_calls",
+    )
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
@@ -156,10 +167,12 @@ def test_a_plain_answer_cut_off_on_the_native_tool_route(srv: LocalServer, kind:
     the answer's text so far with finish_reason "length" (as any cut-off text), not the wrapper's JSON."""
     messages = [
         *MESSAGES,
-        {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
-                                              "function": {"name": "get_weather", "arguments": "{}"}}]},
+        {
+            "role": "assistant",
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
-    ]  # fmt: skip
+    ]
     # After a tool result the answer is offered first: {"function":{"name":"no_tool","arguments":{"content":"example
     twin = Twin(kind, srv.url, route="generate", chat_template="chatml", max_retries=0)
     try:

@@ -64,15 +64,29 @@ def test_cold_start_stream_retries_before_first_byte(twin: Twin, srv: LocalServe
 @pytest.mark.parametrize("retry_after", ["0.2", None])
 def test_429_is_retried(twin: Twin, srv: LocalServer, retry_after: str | None) -> None:
     headers = {"Retry-After": retry_after} if retry_after else {}
-    srv.configure(status={"code": 429, "count": 1, "headers": headers, "content_type": "application/json",
-                          "body": '{"error":"Model is overloaded","error_type":"overloaded"}'})  # fmt: skip
+    srv.configure(
+        status={
+            "code": 429,
+            "count": 1,
+            "headers": headers,
+            "content_type": "application/json",
+            "body": '{"error":"Model is overloaded","error_type":"overloaded"}',
+        }
+    )
     assert twin.chat(HI).content
     assert attempts(srv, "/v1/chat/completions") == 2
 
 
 def test_429_exhausted(twin: Twin, srv: LocalServer) -> None:
-    srv.configure(status={"code": 429, "count": -1, "headers": {"Retry-After": "0"}, "content_type": "application/json",
-                          "body": '{"error":"Model is overloaded","error_type":"overloaded"}'})  # fmt: skip
+    srv.configure(
+        status={
+            "code": 429,
+            "count": -1,
+            "headers": {"Retry-After": "0"},
+            "content_type": "application/json",
+            "body": '{"error":"Model is overloaded","error_type":"overloaded"}',
+        }
+    )
     with pytest.raises(RateLimitError, match="Model is overloaded") as info:
         twin.chat(HI)
     assert info.value.error_type == "overloaded"
@@ -85,16 +99,36 @@ CASES = [
     (403, "text/plain", "Forbidden", AuthenticationError, "no token was sent"),
     (404, "text/plain", "Not Found", NotFoundError, "check the endpoint URL"),
     (413, "text/plain", "Payload Too Large", BadRequestError, "payload limit"),
-    (422, "text/plain", "Failed to deserialize the JSON body into the target type: stop: invalid type",
-     RequestValidationError, "Failed to deserialize"),
-    (422, "application/json", '{"error":"Input validation error: `temperature` must be strictly positive",'
-     '"error_type":"validation"}', RequestValidationError, "strictly positive"),
-    (424, "application/json", '{"error":"Request failed during generation: Server error: CUDA OOM",'
-     '"error_type":"generation"}', GenerationError, "CUDA OOM"),
-    (500, "application/json", '{"error":"Incomplete generation","error_type":"incomplete_generation"}',
-     GenerationError, "Incomplete generation"),
+    (
+        422,
+        "text/plain",
+        "Failed to deserialize the JSON body into the target type: stop: invalid type",
+        RequestValidationError,
+        "Failed to deserialize",
+    ),
+    (
+        422,
+        "application/json",
+        '{"error":"Input validation error: `temperature` must be strictly positive","error_type":"validation"}',
+        RequestValidationError,
+        "strictly positive",
+    ),
+    (
+        424,
+        "application/json",
+        '{"error":"Request failed during generation: Server error: CUDA OOM","error_type":"generation"}',
+        GenerationError,
+        "CUDA OOM",
+    ),
+    (
+        500,
+        "application/json",
+        '{"error":"Incomplete generation","error_type":"incomplete_generation"}',
+        GenerationError,
+        "Incomplete generation",
+    ),
     (501, "text/plain", "Not Implemented", ServerError, "Not Implemented"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(
@@ -103,8 +137,9 @@ CASES = [
 def test_status_errors_are_typed_and_not_retried(
     twin: Twin, srv: LocalServer, code: int, ctype: str, body: str, exc: type, message: str
 ) -> None:
-    srv.configure(status={"code": code, "count": -1, "content_type": ctype, "body": body,
-                          "headers": {"x-request-id": "req-123"}})  # fmt: skip
+    srv.configure(
+        status={"code": code, "count": -1, "content_type": ctype, "body": body, "headers": {"x-request-id": "req-123"}}
+    )
     with pytest.raises(exc, match=message) as info:
         twin.chat(HI)
     err = info.value
@@ -127,8 +162,9 @@ def test_status_errors_are_typed_and_not_retried(
         ("incomplete_generation", "Incomplete generation", GenerationError),
     ],
 )
-def test_error_inside_a_200_stream(twin: Twin, srv: LocalServer, shape: str, error_type: str, message: str,
-                                   exc: type) -> None:  # fmt: skip
+def test_error_inside_a_200_stream(
+    twin: Twin, srv: LocalServer, shape: str, error_type: str, message: str, exc: type
+) -> None:
     srv.configure(stream_error={"after": 2, "shape": shape, "message": message, "error_type": error_type})
     route = "chat_stream" if shape == "openai" else "generate_stream"
     args = (HI,) if shape == "openai" else ("Hello",)

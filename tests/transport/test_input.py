@@ -46,7 +46,10 @@ BAD_CHAT = [
     ({"frequency_penalty": 3}, "between -2 and 2"),
     ({"tool_choice": "get_weather", "tools": [TOOL]}, "not one of the tools"),
     ({"tool_choice": 42, "tools": [TOOL]}, "tool_choice=42"),
-    ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "string"}}}]}, "no top-level 'properties'"),
+    (
+        {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "string"}}}]},
+        "no top-level 'properties'",
+    ),
     ({"tools": [TOOL, TOOL]}, "two tools are named"),
     ({"tools": [{"function": {}}]}, "tools\\[0\\] must look like"),
     ({"response_format": {"type": "xml"}}, "type must be one of"),
@@ -60,7 +63,7 @@ BAD_CHAT = [
     ({"presence_penalty": -2}, "greater than -2"),
     ({"top_logprobs": 50}, "top_logprobs=50 is invalid: TGI returns at most 5"),
     ({"top_logprobs": -1}, "top_logprobs=-1 is invalid"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("kwargs", "message"), BAD_CHAT, ids=[m for _, m in BAD_CHAT])
@@ -168,8 +171,15 @@ def sent_n(srv: LocalServer) -> object:
     return (json.loads(body) if isinstance(body, str) else body).get("n")
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/?code=s3cret", "http://127.0.0.1:8080/v1?code=s3cret",
-                                 "http://127.0.0.1:8080#code=s3cret", "http://127.0.0.1:8080?"])  # fmt: skip
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/?code=s3cret",
+        "http://127.0.0.1:8080/v1?code=s3cret",
+        "http://127.0.0.1:8080#code=s3cret",
+        "http://127.0.0.1:8080?",
+    ],
+)
 def test_base_url_with_a_query_string_is_refused(url: str) -> None:
     """It would land inside every path (``/?code=s3cret/info``) and be sent with none of the requests."""
     for make in (TGIClient, AsyncTGIClient):
@@ -193,8 +203,16 @@ def test_key_is_never_shown(caplog: pytest.LogCaptureFixture) -> None:
             srv.configure(status={"code": 500, "count": -1, "body": "boom"})
             with pytest.raises(HFEndpointError) as info:
                 client.chat(HI)
-        texts = [repr(client), str(client), str(info.value), repr(info.value), caplog.text, repr(client._conn),
-                 repr(resolve_token(KEY)), str(resolve_token(KEY))]  # fmt: skip
+        texts = [
+            repr(client),
+            str(client),
+            str(info.value),
+            repr(info.value),
+            caplog.text,
+            repr(client._conn),
+            repr(resolve_token(KEY)),
+            str(resolve_token(KEY)),
+        ]
         assert all(KEY not in t for t in texts)
         with pytest.raises(TypeError, match="pickl"):
             pickle.dumps(client)
@@ -219,8 +237,10 @@ def test_token_from_environment_in_order(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_key_not_sent_to_another_host_after_redirect(srv: LocalServer, kind: str) -> None:
     port = srv.url.rsplit(":", 1)[1]
     # 127.0.0.1 -> localhost is another host as far as credentials go.
-    srv.configure(status={"code": 307, "count": 1, "headers": {"Location": f"http://localhost:{port}/generate"},
-                          "body": ""}, routes=["/generate"])  # fmt: skip
+    srv.configure(
+        status={"code": 307, "count": 1, "headers": {"Location": f"http://localhost:{port}/generate"}, "body": ""},
+        routes=["/generate"],
+    )
     twin = Twin(kind, srv.url, api_key=KEY)
     try:
         assert twin.generate("Hello", max_new_tokens=2).generated_text
@@ -315,12 +335,16 @@ def test_builtin_templates_render_every_role(name: str) -> None:
     messages = [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Weather?"},
-        {"role": "assistant", "tool_calls": [{"id": "1", "type": "function",
-                                              "function": {"name": "w", "arguments": '{"city": "Paris"}'}}]},
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {"id": "1", "type": "function", "function": {"name": "w", "arguments": '{"city": "Paris"}'}}
+            ],
+        },
         {"role": "tool", "tool_call_id": "1", "content": "sunny"},
         {"role": "assistant", "content": "Sunny."},
         {"role": "user", "content": "Thanks"},
-    ]  # fmt: skip
+    ]
     text = BUILTIN_TEMPLATES[name].render(messages)
     for piece in ("Be brief.", "Weather?", '"city": "Paris"', "sunny", "Sunny.", "Thanks"):
         assert piece in text
@@ -328,8 +352,10 @@ def test_builtin_templates_render_every_role(name: str) -> None:
 
 def test_tokenizer_config_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
     config = tmp_path / "tokenizer_config.json"
-    config.write_text('{"chat_template": "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}\\n'
-                      '{% endfor %}", "bos_token": {"content": "<s>"}, "eos_token": "</s>"}')  # fmt: skip
+    config.write_text(
+        '{"chat_template": "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}\\n'
+        '{% endfor %}", "bos_token": {"content": "<s>"}, "eos_token": "</s>"}'
+    )
     template = load_chat_template(tokenizer_config=config)
     assert template.render(HI) == "<s>[user] Hi\n"
     assert template.stop == ("</s>",)

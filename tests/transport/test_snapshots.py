@@ -76,8 +76,9 @@ def test_generate_recordings_parse(path: Path) -> None:
         # (mt0 decodes without the leading space, gemma3 with a trailing newline: compare the stripped texts)
         assert result.generated_text.strip().endswith(text.strip())
         # The native chat route's lighter parse (no per-token objects) reads the same answer from the same bytes.
-        summary = parse_generate_response(Response(200, {}, json.dumps(item).encode(), "u"), "/generate",
-                                          GenerateSummary)  # fmt: skip
+        summary = parse_generate_response(
+            Response(200, {}, json.dumps(item).encode(), "u"), "/generate", GenerateSummary
+        )
         assert summary.generated_text == result.generated_text and summary.details is not None
         assert summary.details.finish_reason == result.details.finish_reason
         assert summary.details.generated_tokens == result.details.generated_tokens
@@ -94,10 +95,14 @@ def test_generate_recordings_replayed_as_native_streams(path: Path) -> None:
             "index": len(tokens),
             "token": tokens[-1],
             "generated_text": item["generated_text"],
-            "details": {"finish_reason": item["details"]["finish_reason"], "generated_tokens": len(tokens),
-                        "seed": item["details"]["seed"], "input_length": 7},
+            "details": {
+                "finish_reason": item["details"]["finish_reason"],
+                "generated_tokens": len(tokens),
+                "seed": item["details"]["seed"],
+                "input_length": 7,
+            },
         }
-    )  # fmt: skip
+    )
     for space in (True, False):  # TGI >= 2.1 writes "data: ", older servers "data:"
         conv, decoder, buffer, out = _GenerateStream(None, "u"), SSEDecoder(), bytearray(), []
         for line in split_lines(buffer, sse(events, space=space, done=False)):
@@ -183,8 +188,11 @@ def _legacy_stream(template: dict[str, Any], pieces: list[str]) -> list[dict[str
     for i, piece in enumerate(pieces):
         e = copy.deepcopy(template)
         e["choices"][0]["delta"]["tool_calls"] = {
-            "function": {"arguments": piece, "name": None}, "id": "", "index": 0, "type": "function"
-        }  # fmt: skip
+            "function": {"arguments": piece, "name": None},
+            "id": "",
+            "index": 0,
+            "type": "function",
+        }
         e["choices"][0]["finish_reason"] = "stop" if i == len(pieces) - 1 else None
         events.append(e)
     return events
@@ -220,8 +228,13 @@ def test_stream_tool_call_ids_are_sent_once() -> None:
 
 def test_error_event_inside_a_chat_stream_raises_typed_error() -> None:
     doc = load("test_chat_openai_usage.json")
-    err = {"error": {"message": "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. "
-                     "Given: 4000 `inputs` tokens and 200 `max_new_tokens`", "http_status_code": 422}}  # fmt: skip
+    err = {
+        "error": {
+            "message": "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. "
+            "Given: 4000 `inputs` tokens and 200 `max_new_tokens`",
+            "http_status_code": 422,
+        }
+    }
     with pytest.raises(RequestValidationError, match="must be <= 4096") as info:
         run_chat_stream(sse([doc[0], err]))
     assert info.value.status_code == 422

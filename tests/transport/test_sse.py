@@ -73,8 +73,9 @@ def _fed_events(chunks: list[bytes]) -> list[bytes]:
     return out + decoder.close()
 
 
-_PIECES = st.sampled_from([b"data:", b"data: ", b"\n", b"\r", b"\r\n", b"\n\n", b"x", b"{}", b" ", b":", b"id: 1",
-                           b"da", b"ta:", b"[DONE]"])  # fmt: skip
+_PIECES = st.sampled_from(
+    [b"data:", b"data: ", b"\n", b"\r", b"\r\n", b"\n\n", b"x", b"{}", b" ", b":", b"id: 1", b"da", b"ta:", b"[DONE]"]
+)
 
 
 @settings(max_examples=400, deadline=None)

@@ -27,9 +27,12 @@ _MESSAGE = st.one_of(
 
 def _jinja(template: ChatTemplate, messages: list[dict[str, Any]], generation_prompt: bool) -> str:
     text: str = _compile(template.source).render(
-        messages=messages, tools=None, add_generation_prompt=generation_prompt,
-        bos_token=template.bos_token, eos_token=template.eos_token,
-    )  # fmt: skip
+        messages=messages,
+        tools=None,
+        add_generation_prompt=generation_prompt,
+        bos_token=template.bos_token,
+        eos_token=template.eos_token,
+    )
     return text
 
 
@@ -58,8 +61,16 @@ def test_python_renderers_match_jinja(
 @pytest.mark.parametrize("name", sorted(BUILTIN_TEMPLATES))
 def test_a_conversation_renders_as_the_family_expects(name: str) -> None:
     msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
-    plan = build_native_chat(msgs, {}, template=BUILTIN_TEMPLATES[name], tools=None, tool_choice=None, grammar=None,
-                             max_stop_sequences=4, model="m")  # fmt: skip
+    plan = build_native_chat(
+        msgs,
+        {},
+        template=BUILTIN_TEMPLATES[name],
+        tools=None,
+        tool_choice=None,
+        grammar=None,
+        max_stop_sequences=4,
+        model="m",
+    )
     assert "Be brief." in plan.prompt and "Hi" in plan.prompt
     rendered, bos = _jinja(BUILTIN_TEMPLATES[name], msgs, True), BUILTIN_TEMPLATES[name].bos_token
     # TGI's /generate adds the tokenizer's BOS itself: the prompt sent there is the template's without it.
@@ -68,18 +79,35 @@ def test_a_conversation_renders_as_the_family_expects(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("model_id", "template", "bos"),
-    [("meta-llama/Meta-Llama-3-8B-Instruct", "llama-3", "<|begin_of_text|>"),
-     ("mistralai/Mistral-7B-Instruct-v0.2", "mistral", "<s>"), ("google/gemma-2-9b-it", "gemma", "<bos>"),
-     ("meta-llama/Llama-3.1-8B", "qa", "<|begin_of_text|>"), ("mistralai/Mistral-7B-v0.1", "qa", "<s>"),
-     ("tiiuae/falcon-7b", "qa", "<|endoftext|>"), ("openai-community/gpt2", "qa", "<|endoftext|>")],
-)  # fmt: skip
+    [
+        ("meta-llama/Meta-Llama-3-8B-Instruct", "llama-3", "<|begin_of_text|>"),
+        ("mistralai/Mistral-7B-Instruct-v0.2", "mistral", "<s>"),
+        ("google/gemma-2-9b-it", "gemma", "<bos>"),
+        ("meta-llama/Llama-3.1-8B", "qa", "<|begin_of_text|>"),
+        ("mistralai/Mistral-7B-v0.1", "qa", "<s>"),
+        ("tiiuae/falcon-7b", "qa", "<|endoftext|>"),
+        ("openai-community/gpt2", "qa", "<|endoftext|>"),
+    ],
+)
 def test_native_route_sends_no_bos_text(model_id: str, template: str, bos: str) -> None:
     """TGI's /generate adds the tokenizer's special tokens: a BOS written by the template would be a second one;
     and the question/answer layout picked for base models of every family wrote Gemma's literal `<bos>`."""
     assert builtin_template_for(model_id) is BUILTIN_TEMPLATES[template]
-    msgs = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "And?"}]
-    plan = build_native_chat(msgs, {}, template=BUILTIN_TEMPLATES[template], tools=None, tool_choice=None,
-                             grammar=None, max_stop_sequences=4, model="m")  # fmt: skip
+    msgs = [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello"},
+        {"role": "user", "content": "And?"},
+    ]
+    plan = build_native_chat(
+        msgs,
+        {},
+        template=BUILTIN_TEMPLATES[template],
+        tools=None,
+        tool_choice=None,
+        grammar=None,
+        max_stop_sequences=4,
+        model="m",
+    )
     assert not plan.prompt.startswith(bos) and "<bos>" not in plan.prompt
 
 
