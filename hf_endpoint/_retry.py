@@ -90,7 +90,9 @@ class RetryPolicy:
 
     def exhausted(self, error: HFEndpointError, elapsed: float, attempts: int) -> HFEndpointError:
         """The error to raise when retries are over: cold starts say how long we waited."""
-        if isinstance(error, EndpointUnavailableError) and elapsed >= 1.0 and attempts > 1:
+        # Retried and stopped by the budget: a cold start that outlasted it, whatever the jitter made of the
+        # elapsed time (a next wait that would overrun the budget ends the retries early).
+        if isinstance(error, EndpointUnavailableError) and self.cold_start_timeout > 0 and attempts > 1:
             out = ColdStartTimeoutError(
                 f"{error.message} — still unavailable after {attempts} attempts over {elapsed:.0f} s "
                 f"(cold_start_timeout={self.cold_start_timeout:g} s). A scaled-to-zero endpoint can take minutes "

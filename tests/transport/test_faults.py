@@ -53,6 +53,23 @@ def test_cold_start_beyond_budget(srv: LocalServer, kind: str) -> None:
         twin.close()
 
 
+@pytest.mark.parametrize("elapsed", [0.4, 1.2])
+def test_retries_ended_by_the_cold_start_budget_say_so_whatever_the_jitter(elapsed: float) -> None:
+    """The jittered backoff can make the next wait overrun the budget early (after 0.4 s of a 1.5 s budget): that is
+    still a cold start that outlasted cold_start_timeout, not a bare 503 (test_cold_start_beyond_budget[async] was
+    flaky on it)."""
+    from hf_endpoint._errors import EndpointUnavailableError
+    from hf_endpoint._retry import RetryPolicy
+
+    policy = RetryPolicy(max_retries=1, cold_start_timeout=1.5)
+    err = policy.exhausted(EndpointUnavailableError("503", status_code=503), elapsed, attempts=2)
+    assert isinstance(err, ColdStartTimeoutError)
+    assert "cold_start_timeout=1.5" in err.message
+    # Never retried (a single attempt, as each endpoint of a several-endpoint client makes): the server's own error.
+    single = RetryPolicy(max_retries=0, cold_start_timeout=0).exhausted(EndpointUnavailableError("503"), 0.1, 1)
+    assert not isinstance(single, ColdStartTimeoutError)
+
+
 def test_cold_start_stream_retries_before_first_byte(twin: Twin, srv: LocalServer) -> None:
     srv.configure(cold_start=1)
     events = twin.generate_stream("Hello", max_new_tokens=3)
