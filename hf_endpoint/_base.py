@@ -12,7 +12,7 @@ from ._auth import Secret
 from ._endpoint import EndpointState
 from ._images import PAYLOAD_LIMIT as TGI_PAYLOAD_LIMIT
 from ._multi_base import MultiDispatch
-from ._options import BaseURL, ChatOptions, ConnectionOptions, Route, parse_endpoints
+from ._options import BaseURL, ChatOptions, ConnectionOptions, Route
 from ._plan import Plan, Steps
 from ._templates import ChatTemplate
 from ._tgi_chat import ChatConfig, chat_steps
@@ -54,12 +54,10 @@ class TGIBase(MultiDispatch):
     ) -> None:
         """``base_url``: the server's root URL, or several (URLs or ``(url, {"api_key", "weight", "route"})``
         pairs): one client balancing and failing over between them (``hf_endpoint._routing``)."""
-        first, endpoints = parse_endpoints(base_url)
-        options = ConnectionOptions(
-            first,
-            endpoints=endpoints,
+        options = ConnectionOptions.for_urls(
+            base_url,
             hedge_after=hedge_after,
-            api_key=Secret(api_key) if isinstance(api_key, str) else api_key,
+            api_key=api_key,
             timeout=timeout,
             connect_timeout=connect_timeout,
             max_retries=max_retries,

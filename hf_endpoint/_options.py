@@ -266,6 +266,12 @@ class ConnectionOptions:
             ),
         )
 
+    @classmethod
+    def for_urls(cls, base_url: BaseURL, **fields: Any) -> ConnectionOptions:
+        """The options for what users pass as ``base_url`` (one URL, or several: :func:`parse_endpoints`)."""
+        first, endpoints = parse_endpoints(base_url)
+        return cls(first, endpoints=endpoints, **fields)
+
     def __hash__(self) -> int:
         return self._hash
 

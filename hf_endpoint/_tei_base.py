@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ._auth import Secret
 from ._multi_base import MultiDispatch
-from ._options import DEFAULT_PAYLOAD_LIMIT, BaseURL, ConnectionOptions, TEIOptions, TEIRoute, parse_endpoints
+from ._options import DEFAULT_PAYLOAD_LIMIT, BaseURL, ConnectionOptions, TEIOptions, TEIRoute
 from ._tei_core import TEIPlanner
 
 __all__ = ["TEIBase"]
@@ -51,11 +51,9 @@ class TEIBase(MultiDispatch):
         max_concurrency: int = 4,
         model: str | None = None,
     ) -> None:
-        first, endpoints = parse_endpoints(base_url)
-        options = ConnectionOptions(
-            first,
-            endpoints=endpoints,
-            api_key=Secret(api_key) if isinstance(api_key, str) else api_key,
+        options = ConnectionOptions.for_urls(
+            base_url,
+            api_key=api_key,
             timeout=timeout,
             connect_timeout=connect_timeout,
             max_retries=max_retries,

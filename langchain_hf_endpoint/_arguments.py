@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
-from hf_endpoint import rename_arguments
+from hf_endpoint import Secret, rename_arguments, resolve_token
 
-__all__ = ["constructor_arguments"]
+__all__ = ["constructor_arguments", "field_token"]
 
 # Other integrations' names for our arguments (langchain-huggingface's HuggingFaceEndpoint / ChatHuggingFace, and
 # OpenAI's), so that switching to ChatHFEndpoint is a one-line change.
@@ -39,3 +39,14 @@ def constructor_arguments(cls: type[BaseModel], kwargs: Mapping[str, Any]) -> di
     fields = cls.model_fields
     known = {*fields, *(f.alias for f in fields.values() if f.alias), "callback_manager"}  # (deprecated, still taken)
     return rename_arguments(cls.__name__, kwargs, known, _RENAMES, _HINTS)
+
+
+def field_token(api_key: SecretStr | None, from_env: bool) -> Secret | None:
+    """The transport's token from a model's ``api_key`` field. One the environment gave is looked up again, to keep
+    where it was found (a 401's message names it)."""
+    key = api_key.get_secret_value() if api_key is not None else ""
+    token = Secret(key) if key else None
+    if token is not None and from_env:
+        found = resolve_token(None)
+        token = found if found == token else token
+    return token

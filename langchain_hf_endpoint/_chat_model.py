@@ -16,10 +16,10 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
-from hf_endpoint import Secret, resolve_token
+from hf_endpoint import resolve_token
 from hf_endpoint._options import ChatOptions, ConnectionOptions, parse_endpoints
 
-from ._arguments import constructor_arguments
+from ._arguments import constructor_arguments, field_token
 from ._clients import (
     ClientSettings,
     aclose_async_client,
@@ -226,15 +226,9 @@ class ChatHFEndpoint(BaseChatModel):
         memo = private["_settings_memo"]
         if memo is not None and memo[0] == fields:
             return memo[1]  # type: ignore[no-any-return]
-        key = self.api_key.get_secret_value() if self.api_key is not None else ""
-        token = Secret(key) if key else None
-        if token is not None and private["_token_from_env"]:
-            found = resolve_token(None)  # the same token, with where it was found (for a 401's message)
-            token = found if found == token else token
-        first, endpoints = parse_endpoints(self.base_url)
-        connection = ConnectionOptions(
-            first,
-            endpoints=endpoints,
+        token = field_token(self.api_key, private["_token_from_env"])
+        connection = ConnectionOptions.for_urls(
+            self.base_url,
             hedge_after=self.hedge_after,
             api_key=token,
             token_from_env=private["_token_from_env"],

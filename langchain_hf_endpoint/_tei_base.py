@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from hf_endpoint import Secret, rename_arguments, resolve_token
+from hf_endpoint import rename_arguments, resolve_token
 from hf_endpoint._options import ConnectionOptions, TEIOptions, parse_endpoints
 
+from ._arguments import field_token
 from ._tei_clients import TEISettings, aclose_async_client, close_sync_client, get_async_client, get_sync_client
 
 if TYPE_CHECKING:
@@ -114,15 +115,9 @@ class TEIConnection(BaseModel):
     def _settings(self) -> TEISettings:
         # Built at each call (embeddings are called per batch, not per token): a frozen options object and a
         # dictionary lookup in the shared pool.
-        key = self.api_key.get_secret_value() if self.api_key is not None else ""
-        token = Secret(key) if key else None
-        if token is not None and self._token_from_env:
-            found = resolve_token(None)  # the same token, with where it was found (for a 401's message)
-            token = found if found == token else token
-        first, endpoints = parse_endpoints(self.base_url)
-        connection = ConnectionOptions(
-            first,
-            endpoints=endpoints,
+        token = field_token(self.api_key, self._token_from_env)
+        connection = ConnectionOptions.for_urls(
+            self.base_url,
             api_key=token,
             token_from_env=self._token_from_env,
             timeout=self.timeout or 300.0,

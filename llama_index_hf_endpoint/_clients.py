@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from hf_endpoint import Secret, resolve_token
-from hf_endpoint._options import ChatOptions, ConnectionOptions, parse_endpoints
+from hf_endpoint._options import ChatOptions, ConnectionOptions
 from hf_endpoint._pool import shared
 
 __all__ = ["client_options", "pooled"]
@@ -17,10 +17,8 @@ def client_options(fields: Any, api_key: Secret | None) -> tuple[ConnectionOptio
     template fails at construction). Without an explicit key, the environment's token is read now and marked as
     such: the transport does not send it over plain HTTP to a remote host (an explicit one there needs
     ``allow_insecure_http=True``)."""
-    first, endpoints = parse_endpoints(fields.base_url)
-    connection = ConnectionOptions(
-        first,
-        endpoints=endpoints,
+    connection = ConnectionOptions.for_urls(
+        fields.base_url,
         hedge_after=fields.hedge_after,
         api_key=api_key or resolve_token(None),
         token_from_env=api_key is None,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr
 
 from hf_endpoint import InvalidRequestError, Secret, rename_arguments, resolve_token
-from hf_endpoint._options import ConnectionOptions, TEIOptions, parse_endpoints
+from hf_endpoint._options import ConnectionOptions, TEIOptions
 from hf_endpoint._pool import shared
 
 if TYPE_CHECKING:
@@ -95,10 +95,8 @@ class TEIConnection(BaseModel):
         transport does not send it over plain HTTP to a remote host (an explicit one there needs
         ``allow_insecure_http=True``)."""
         self._api_key = resolve_token(api_key) if api_key else None  # (explicit only: handed to copies)
-        first, endpoints = parse_endpoints(self.base_url)
-        connection = ConnectionOptions(
-            first,
-            endpoints=endpoints,
+        connection = ConnectionOptions.for_urls(
+            self.base_url,
             api_key=self._api_key or resolve_token(None),
             token_from_env=self._api_key is None,
             timeout=self.timeout,
