@@ -4,13 +4,13 @@ requests of one call at a time (``max_concurrency``)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ._async_shell import AsyncShell
 from ._errors import HFEndpointError
 from ._tei_base import TEIBase
-from ._tei_core import Batch, TEIPlanner
+from ._tei_core import Batch
 from ._tei_errors import annotate_inputs
 from ._tei_types import Prediction, Rank, SparseValue, TEIInfo, TEIToken
 
@@ -32,17 +32,9 @@ class AsyncTEIClient(TEIBase, AsyncShell):
 
     async def info(self) -> TEIInfo | None:
         """``GET /info`` (cached): the model type and limits; ``None`` when the server is not TEI."""
-        planner = self._planner
-        if not planner.info_known:
-            info: TEIInfo | None
-            try:
-                info = await self._run_shared(planner.info_plan())
-            except HFEndpointError as err:
-                if not TEIPlanner.info_missing(err):
-                    raise
-                info = None
-            planner.set_info(info)
-        return planner.info
+        if not self._planner.info_known:
+            await self._prepare(self._planner.info_steps())
+        return self._planner.info
 
     async def embed(
         self,
@@ -54,9 +46,8 @@ class AsyncTEIClient(TEIBase, AsyncShell):
         prompt_name: str | None = None,
         dimensions: int | None = None,
     ) -> list[list[float]]:
-        await self.info()
         return await self._run_batch(
-            self._planner.embed(
+            lambda: self._planner.embed(
                 texts,
                 normalize=normalize,
                 truncate=truncate,
@@ -74,9 +65,8 @@ class AsyncTEIClient(TEIBase, AsyncShell):
         truncation_direction: str | None = None,
         prompt_name: str | None = None,
     ) -> list[list[SparseValue]]:
-        await self.info()
         return await self._run_batch(
-            self._planner.embed_sparse(
+            lambda: self._planner.embed_sparse(
                 texts, truncate=truncate, truncation_direction=truncation_direction, prompt_name=prompt_name
             )
         )
@@ -92,9 +82,8 @@ class AsyncTEIClient(TEIBase, AsyncShell):
         truncate: bool | None = None,
         truncation_direction: str | None = None,
     ) -> list[Rank]:
-        await self.info()
         return await self._run_batch(
-            self._planner.rerank(
+            lambda: self._planner.rerank(
                 query,
                 texts,
                 top_n=top_n,
@@ -113,9 +102,8 @@ class AsyncTEIClient(TEIBase, AsyncShell):
         truncate: bool | None = None,
         truncation_direction: str | None = None,
     ) -> list[list[Prediction]]:
-        await self.info()
         return await self._run_batch(
-            self._planner.predict(
+            lambda: self._planner.predict(
                 inputs, raw_scores=raw_scores, truncate=truncate, truncation_direction=truncation_direction
             )
         )
@@ -129,9 +117,8 @@ class AsyncTEIClient(TEIBase, AsyncShell):
         truncation_direction: str | None = None,
         prompt_name: str | None = None,
     ) -> list[float]:
-        await self.info()
         return await self._run_batch(
-            self._planner.similarity(
+            lambda: self._planner.similarity(
                 source_sentence,
                 sentences,
                 truncate=truncate,
@@ -143,14 +130,16 @@ class AsyncTEIClient(TEIBase, AsyncShell):
     async def tokenize(
         self, texts: str | Sequence[str], *, add_special_tokens: bool = True, prompt_name: str | None = None
     ) -> list[list[TEIToken]]:
-        await self.info()
         return await self._run_batch(
-            self._planner.tokenize(texts, add_special_tokens=add_special_tokens, prompt_name=prompt_name)
+            lambda: self._planner.tokenize(texts, add_special_tokens=add_special_tokens, prompt_name=prompt_name)
         )
 
-    async def _run_batch(self, batch: Batch[Any, R]) -> R:
-        """The batch's requests, a bounded number at once (workers taking the next request in input order); the
-        first failure cancels the rest and is raised, naming the inputs its request held."""
+    async def _run_batch(self, build: Callable[[], Batch[Any, R]]) -> R:
+        """The batch ``build`` makes once ``/info`` is known (it sets the limits the inputs are cut to), its
+        requests a bounded number at once (workers taking the next request in input order); the first failure
+        cancels the rest and is raised, naming the inputs its request held."""
+        await self.info()
+        batch = build()
         plans, chunks = batch.plans, batch.chunks
         parts: list[list[Any]] = [[] for _ in plans]
         if len(plans) == 1:  # the common small call: no task

@@ -3,19 +3,18 @@ shell one request after another."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ._errors import HFEndpointError
 from ._sync_shell import SyncShell
 from ._tei_base import TEIBase
-from ._tei_core import Batch, TEIPlanner
+from ._tei_core import Batch
 from ._tei_errors import annotate_inputs
 from ._tei_types import Prediction, Rank, SparseValue, TEIInfo, TEIToken
 
 __all__ = ["TEIClient"]
 
-T = TypeVar("T")
 R = TypeVar("R")
 
 
@@ -41,16 +40,9 @@ class TEIClient(TEIBase, SyncShell):
 
     def info(self) -> TEIInfo | None:
         """``GET /info`` (cached): the model type and limits; ``None`` when the server is not TEI."""
-        planner = self._planner
-        if not planner.info_known:
-            try:
-                info = self._run(planner.info_plan())
-            except HFEndpointError as err:
-                if not TEIPlanner.info_missing(err):
-                    raise
-                info = None
-            planner.set_info(info)
-        return planner.info
+        if not self._planner.info_known:
+            self._prepare(self._planner.info_steps())
+        return self._planner.info
 
     def embed(
         self,
@@ -67,9 +59,8 @@ class TEIClient(TEIBase, SyncShell):
         ``normalize`` (server default: True), ``prompt_name`` (a prompt of the model's Sentence Transformers
         config, e.g. E5's "query"), ``dimensions`` (Matryoshka: the first N values, renormalised; TEI >= 1.8).
         """
-        self.info()
         return self._run_batch(
-            self._planner.embed(
+            lambda: self._planner.embed(
                 texts,
                 normalize=normalize,
                 truncate=truncate,
@@ -88,9 +79,8 @@ class TEIClient(TEIBase, SyncShell):
         prompt_name: str | None = None,
     ) -> list[list[SparseValue]]:
         """One sparse vector per text (``/embed_sparse``; SPLADE models): its non-zero ``(index, value)`` pairs."""
-        self.info()
         return self._run_batch(
-            self._planner.embed_sparse(
+            lambda: self._planner.embed_sparse(
                 texts, truncate=truncate, truncation_direction=truncation_direction, prompt_name=prompt_name
             )
         )
@@ -109,9 +99,8 @@ class TEIClient(TEIBase, SyncShell):
         """``texts`` ranked against ``query`` (``/rerank``), best first: each :class:`Rank`'s ``index`` points
         into ``texts`` (TEI answers sorted by score; results are matched by index, never by position). ``top_n``
         keeps the best N."""
-        self.info()
         return self._run_batch(
-            self._planner.rerank(
+            lambda: self._planner.rerank(
                 query,
                 texts,
                 top_n=top_n,
@@ -132,9 +121,8 @@ class TEIClient(TEIBase, SyncShell):
     ) -> list[list[Prediction]]:
         """Classification (``/predict``): for each input (a text, or a ``(text, text_pair)`` pair) every label
         with its score, highest first."""
-        self.info()
         return self._run_batch(
-            self._planner.predict(
+            lambda: self._planner.predict(
                 inputs, raw_scores=raw_scores, truncate=truncate, truncation_direction=truncation_direction
             )
         )
@@ -149,9 +137,8 @@ class TEIClient(TEIBase, SyncShell):
         prompt_name: str | None = None,
     ) -> list[float]:
         """The cosine similarity of each sentence to ``source_sentence`` (``/similarity``, TEI >= 1.5), in order."""
-        self.info()
         return self._run_batch(
-            self._planner.similarity(
+            lambda: self._planner.similarity(
                 source_sentence,
                 sentences,
                 truncate=truncate,
@@ -164,18 +151,21 @@ class TEIClient(TEIBase, SyncShell):
         self, texts: str | Sequence[str], *, add_special_tokens: bool = True, prompt_name: str | None = None
     ) -> list[list[TEIToken]]:
         """The server's own tokens for each text (``/tokenize``; ``start``/``stop`` are UTF-8 byte offsets)."""
-        self.info()
         return self._run_batch(
-            self._planner.tokenize(texts, add_special_tokens=add_special_tokens, prompt_name=prompt_name)
+            lambda: self._planner.tokenize(texts, add_special_tokens=add_special_tokens, prompt_name=prompt_name)
         )
 
-    def _run_batch(self, batch: Batch[Any, R]) -> R:
-        """The batch's requests in turn; the first failure is raised, naming the inputs its request held."""
-        parts: list[list[Any]] = []
-        for chunk, plan in zip(batch.chunks, batch.plans, strict=True):
-            try:
-                parts.append(self._run(plan))
-            except HFEndpointError as err:
-                annotate_inputs(err, chunk, batch.total)
-                raise
-        return batch.combine(parts)
+    def _run_batch(self, build: Callable[[], Batch[Any, R]]) -> R:
+        """The batch ``build`` makes once ``/info`` is known (it sets the limits the inputs are cut to), its
+        requests in turn; the first failure is raised, naming the inputs its request held."""
+        self.info()
+        batch = build()
+        return batch.combine([self._run_one(batch, i) for i in range(len(batch.plans))])
+
+    def _run_one(self, batch: Batch[Any, Any], i: int) -> list[Any]:
+        try:
+            result: list[Any] = self._run(batch.plans[i])
+        except HFEndpointError as err:
+            annotate_inputs(err, batch.chunks[i], batch.total)
+            raise
+        return result

@@ -21,7 +21,7 @@ from typing import Any, Generic, Literal, TypeVar
 from ._batching import json_size, plan_batches, plan_texts, reassemble, token_estimate
 from ._errors import HFEndpointError, InvalidRequestError, NotFoundError, ResponseError
 from ._options import TEIOptions
-from ._plan import Plan, Response
+from ._plan import Plan, Response, Steps
 from ._protocol import ErrorMap, Request, parse_json
 from ._tei_errors import tei_error
 from ._tei_protocol import (
@@ -108,6 +108,17 @@ class TEIPlanner:
     def info_missing(err: HFEndpointError) -> bool:
         """An error on ``GET /info`` that means "no /info here" (an OpenAI-compatible engine), not a failure."""
         return isinstance(err, NotFoundError) or (err.status_code in (400, 405) and not err.error_type)
+
+    def info_steps(self) -> Steps[None]:
+        """Ask ``/info`` and record the answer (``None`` on a server without TEI's, an OpenAI-compatible engine).
+        Returns no plan of its own: the clients' ``info()`` returns ``self.info``."""
+        try:
+            info = yield self.info_plan()
+        except HFEndpointError as err:
+            if not self.info_missing(err):
+                raise
+            info = None
+        self.set_info(info)
 
     def set_info(self, info: TEIInfo | None) -> None:
         self.info = info
