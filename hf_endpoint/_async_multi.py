@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
 from ._async_client import AsyncTGIClient
@@ -17,7 +17,7 @@ from ._async_shell import AsyncShell
 from ._errors import HFEndpointError
 from ._multi import tag
 from ._multi_base import MultiBase
-from ._options import ChatOptions, ConnectionOptions, Route
+from ._options import ChatOptions, ConnectionOptions
 from ._routing import Failover
 from ._tgi_chat import ChatConfig
 from ._types import ChatCompletion, ChatCompletionChunk, GenerateResponse, Info, StreamResponse, TokenizedToken
@@ -196,7 +196,8 @@ class AsyncMultiTGIClient(AsyncRouted[AsyncTGIClient], AsyncTGIClient):
     # ------------------------------------------------------------------------------------------- calls
 
     # (the calls return _routed's coroutine instead of awaiting it: each coroutine level between the caller and
-    # aiohttp is resumed on every wake-up of the request)
+    # aiohttp is resumed on every wake-up of the request); chat's arguments go to the inner client as they came
+    # (the signature callers see, and its checks, are AsyncTGIClient.chat's)
 
     def info(self) -> Coroutine[Any, Any, Info | None]:
         return self._routed(lambda c: c.info())
@@ -211,31 +212,11 @@ class AsyncMultiTGIClient(AsyncRouted[AsyncTGIClient], AsyncTGIClient):
         async for item in self._routed_stream(lambda c: c.generate_stream(prompt, **params)):
             yield item
 
-    def chat(
-        self,
-        messages: Sequence[Any],
-        *,
-        tools: Sequence[Any] | None = None,
-        tool_choice: Any = None,
-        response_format: Any = None,
-        route: Route | None = None,
-        **params: Any,
-    ) -> Coroutine[Any, Any, ChatCompletion]:
-        kw = {"tools": tools, "tool_choice": tool_choice, "response_format": response_format, "route": route}
-        return self._routed(lambda c: c.chat(messages, **kw, **params))
+    def chat(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, ChatCompletion]:
+        return self._routed(lambda c: c.chat(*args, **kwargs))
 
-    async def chat_stream(
-        self,
-        messages: Sequence[Any],
-        *,
-        tools: Sequence[Any] | None = None,
-        tool_choice: Any = None,
-        response_format: Any = None,
-        route: Route | None = None,
-        **params: Any,
-    ) -> AsyncIterator[ChatCompletionChunk]:
-        kw = {"tools": tools, "tool_choice": tool_choice, "response_format": response_format, "route": route}
-        async for item in self._routed_stream(lambda c: c.chat_stream(messages, **kw, **params)):
+    async def chat_stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[ChatCompletionChunk]:
+        async for item in self._routed_stream(lambda c: c.chat_stream(*args, **kwargs)):
             yield item
 
 

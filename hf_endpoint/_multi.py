@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 from ._client import TGIClient
 from ._errors import HFEndpointError
 from ._multi_base import MultiBase
-from ._options import ChatOptions, ConnectionOptions, Route
+from ._options import ChatOptions, ConnectionOptions
 from ._sync_shell import SyncShell
 from ._tgi_chat import ChatConfig
 from ._types import (
@@ -153,6 +153,9 @@ class MultiTGIClient(SyncRouted[TGIClient], TGIClient):
 
     # ------------------------------------------------------------------------------------------- calls
 
+    # (chat's arguments go to the inner client as they came: the signature callers see, and its checks, are
+    # TGIClient.chat's, which TGIClient([...]) is typed as)
+
     def info(self) -> Info | None:
         return self._routed(lambda c: c.info())
 
@@ -165,28 +168,8 @@ class MultiTGIClient(SyncRouted[TGIClient], TGIClient):
     def generate_stream(self, prompt: str, **params: Any) -> Iterator[StreamResponse]:
         return self._routed_stream(lambda c: c.generate_stream(prompt, **params))
 
-    def chat(
-        self,
-        messages: Sequence[Any],
-        *,
-        tools: Sequence[Any] | None = None,
-        tool_choice: Any = None,
-        response_format: Any = None,
-        route: Route | None = None,
-        **params: Any,
-    ) -> ChatCompletion:
-        kw = {"tools": tools, "tool_choice": tool_choice, "response_format": response_format, "route": route}
-        return self._routed(lambda c: c.chat(messages, **kw, **params))
+    def chat(self, *args: Any, **kwargs: Any) -> ChatCompletion:
+        return self._routed(lambda c: c.chat(*args, **kwargs))
 
-    def chat_stream(
-        self,
-        messages: Sequence[Any],
-        *,
-        tools: Sequence[Any] | None = None,
-        tool_choice: Any = None,
-        response_format: Any = None,
-        route: Route | None = None,
-        **params: Any,
-    ) -> Iterator[ChatCompletionChunk]:
-        kw = {"tools": tools, "tool_choice": tool_choice, "response_format": response_format, "route": route}
-        return self._routed_stream(lambda c: c.chat_stream(messages, **kw, **params))
+    def chat_stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatCompletionChunk]:
+        return self._routed_stream(lambda c: c.chat_stream(*args, **kwargs))
