@@ -71,10 +71,7 @@ class AsyncRouted(MultiBase, Generic[CL]):
         self._start_probes()
         walk = self._begin()
         while True:
-            i, wait = self._next(walk)
-            if i is None:
-                await asyncio.sleep(wait)
-                continue
+            i = await self._pick(walk)
             started = time.monotonic()
             try:
                 result = await fn(self._clients[i])
@@ -93,10 +90,7 @@ class AsyncRouted(MultiBase, Generic[CL]):
         self._start_probes()
         walk = self._begin()
         while True:
-            i, wait = self._next(walk)
-            if i is None:
-                await asyncio.sleep(wait)
-                continue
+            i = await self._pick(walk)
             won = await self._first(walk, _Opened(i, open_stream(self._clients[i])), open_stream)
             if won is not None:
                 break
@@ -166,6 +160,14 @@ class AsyncRouted(MultiBase, Generic[CL]):
                 await _aclose(p.items)
                 self._released(p.i)
                 logger.debug("hf_endpoint: stream to %s cancelled (another endpoint answered first)", self._url(p.i))
+
+    async def _pick(self, walk: Failover) -> int:
+        """The endpoint of the request's next attempt; when every endpoint failed this round, after the wait."""
+        while True:
+            i, wait = self._next(walk)
+            if i is not None:
+                return i
+            await asyncio.sleep(wait)
 
     def _start_probes(self) -> None:
         """Check cooled-down endpoints in the background (``GET /health``), as the sync client does."""

@@ -17,6 +17,7 @@ from ._client import TGIClient
 from ._errors import HFEndpointError
 from ._multi_base import MultiBase
 from ._options import ChatOptions, ConnectionOptions
+from ._routing import Failover
 from ._sync_shell import SyncShell
 from ._tgi_chat import ChatConfig
 from ._types import (
@@ -63,10 +64,7 @@ class SyncRouted(MultiBase, Generic[CL]):
         self._start_probes()
         walk = self._begin()
         while True:
-            i, wait = self._next(walk)
-            if i is None:
-                time.sleep(wait)
-                continue
+            i = self._pick(walk)
             started = time.monotonic()
             try:
                 result = fn(self._clients[i])
@@ -84,10 +82,7 @@ class SyncRouted(MultiBase, Generic[CL]):
         self._start_probes()
         walk = self._begin()
         while True:
-            i, wait = self._next(walk)
-            if i is None:
-                time.sleep(wait)
-                continue
+            i = self._pick(walk)
             started = time.monotonic()
             try:
                 items = open_stream(self._clients[i])  # (the sync clients ask /info here, before the generator)
@@ -120,6 +115,14 @@ class SyncRouted(MultiBase, Generic[CL]):
             close = getattr(items, "close", None)
             if close is not None:
                 close()
+
+    def _pick(self, walk: Failover) -> int:
+        """The endpoint of the request's next attempt; when every endpoint failed this round, after the wait."""
+        while True:
+            i, wait = self._next(walk)
+            if i is not None:
+                return i
+            time.sleep(wait)
 
     def _start_probes(self) -> None:
         """Check cooled-down endpoints in the background (``GET /health``); they get requests again once it
