@@ -52,9 +52,21 @@ def _check_batch(size: int, limits: TeiLimits) -> None:
         raise batch_size_error(size, limits.max_client_batch_size)
 
 
+def _check_list(size: int, limits: TeiLimits, empty: str) -> None:
+    """A list sent where one item or a list is accepted: not empty, and within the batch size."""
+    if not size:
+        raise empty_error(empty)
+    _check_batch(size, limits)
+
+
 def _not_embedding(model: EmbedModel) -> None:
     if model.kind != "embedding":
         raise backend_error("Model is not an embedding model")
+
+
+def _not_classifier(model: EmbedModel) -> None:
+    if model.kind == "embedding":
+        raise backend_error("Model is not a classifier model")
 
 
 async def _infer(request: web.Request, work: Callable[[], Any]) -> tuple[Any, float]:
@@ -68,6 +80,26 @@ async def _infer(request: web.Request, work: Callable[[], Any]) -> tuple[Any, fl
     except Exception as exc:  # a failed forward pass: TEI's 424 Backend, not a bare 500
         raise backend_error(f"{type(exc).__name__}: {exc}") from exc
     return result, time.perf_counter() - started
+
+
+async def _infer_inputs(
+    request: web.Request,
+    inputs: int,
+    work: Callable[[], tuple[Any, int]],
+    *,
+    batch: bool = True,
+    check: Callable[[EmbedModel], None] | None = None,
+) -> tuple[Any, int, float]:
+    """A call on ``inputs`` inputs in TEI's order: the batch-size check (``batch``: a list was sent), one permit per
+    input, the model checks (``check``), then ``work`` on the model. Its result, the tokens it read, its seconds."""
+    limits = _limits(request)
+    if batch:
+        _check_batch(inputs, limits)
+    with request.app[STATE].permits(inputs, limits.max_concurrent_requests):
+        if check is not None:
+            check(request.app[MODEL])
+        (result, tokens), seconds = await _infer(request, work)
+    return result, tokens, seconds
 
 
 # -- embeddings ------------------------------------------------------------------------------
@@ -110,22 +142,20 @@ async def _embeddings(request: web.Request, req: EmbedRequest, route: str) -> tu
     model = request.app[MODEL]
     limits = _limits(request)
     started = time.perf_counter()
-    if req.batch:
-        _check_batch(len(req.items), limits)
-    with request.app[STATE].permits(len(req.items), limits.max_concurrent_requests):
-        _model_checks(model, req, route)
 
-        def work() -> tuple[list[Any], int]:
-            encoded = [encode(model, item, req.options, limits) for item in req.items]
-            texts = [text for text, _ in encoded]
-            tokens = sum(count for _, count in encoded)
-            if route == "embed_all":
-                return [model.embed_all(text) for text in texts], tokens
-            if route == "embed_sparse":
-                return [[{"index": i, "value": v} for i, v in model.sparse(text)] for text in texts], tokens
-            return [_pooled(v, req) for v in model.embed(texts)], tokens
+    def work() -> tuple[list[Any], int]:
+        encoded = [encode(model, item, req.options, limits) for item in req.items]
+        texts = [text for text, _ in encoded]
+        tokens = sum(count for _, count in encoded)
+        if route == "embed_all":
+            return [model.embed_all(text) for text in texts], tokens
+        if route == "embed_sparse":
+            return [[{"index": i, "value": v} for i, v in model.sparse(text)] for text in texts], tokens
+        return [_pooled(v, req) for v in model.embed(texts)], tokens
 
-        (results, tokens), seconds = await _infer(request, work)
+    results, tokens, seconds = await _infer_inputs(
+        request, len(req.items), work, batch=req.batch, check=lambda m: _model_checks(m, req, route)
+    )
     chars = sum(item.chars for item in req.items)
     headers = compute_headers(started, characters=chars, tokens=tokens, inputs=len(req.items), inference=seconds)
     return results, headers, tokens
@@ -182,30 +212,28 @@ async def rerank(request: web.Request) -> web.StreamResponse:
     body, raw = request_body(request)
     req = parse_rerank(body, raw, limits)
     if not req.texts:
-        raise ApiError(400, "`texts` cannot be empty", "Empty")
+        raise empty_error("`texts` cannot be empty")
     if model.kind != "reranker" and not model.similarity_rerank:
         raise backend_error("model is not a re-ranker model")
-    _check_batch(len(req.texts), limits)
-    with request.app[STATE].permits(len(req.texts), limits.max_concurrent_requests):
 
-        def work() -> tuple[list[float], int]:
-            if model.kind == "reranker":
-                pairs = [encode_pair(model, req.query, text, req.options, limits) for text in req.texts]
-                logits = model.logits([(a, b) for a, b, _ in pairs])
-                scores = [_scores(model, row, req.raw_scores)[0] for row in logits]
-                return scores, sum(count for _, _, count in pairs)
-            # Similarity ranking: the query with the "query" prompt, the texts with "passage", when the model has them.
-            query_options = _side_prompt(model, "query")
-            text_options = _side_prompt(model, "passage")
-            query_options.truncate = text_options.truncate = req.options.truncate
-            query_options.direction = text_options.direction = req.options.direction
-            query, query_tokens = encode(model, Item(text=req.query), query_options, limits)
-            encoded = [encode(model, Item(text=text), text_options, limits) for text in req.texts]
-            vectors = model.embed([query, *(text for text, _ in encoded)])
-            scores = [cosine(vectors[0], v) for v in vectors[1:]]
-            return scores, query_tokens * len(req.texts) + sum(count for _, count in encoded)
+    def work() -> tuple[list[float], int]:
+        if model.kind == "reranker":
+            pairs = [encode_pair(model, req.query, text, req.options, limits) for text in req.texts]
+            logits = model.logits([(a, b) for a, b, _ in pairs])
+            scores = [_scores(model, row, req.raw_scores)[0] for row in logits]
+            return scores, sum(count for _, _, count in pairs)
+        # Similarity ranking: the query with the "query" prompt, the texts with "passage", when the model has them.
+        query_options = _side_prompt(model, "query")
+        text_options = _side_prompt(model, "passage")
+        query_options.truncate = text_options.truncate = req.options.truncate
+        query_options.direction = text_options.direction = req.options.direction
+        query, query_tokens = encode(model, Item(text=req.query), query_options, limits)
+        encoded = [encode(model, Item(text=text), text_options, limits) for text in req.texts]
+        vectors = model.embed([query, *(text for text, _ in encoded)])
+        scores = [cosine(vectors[0], v) for v in vectors[1:]]
+        return scores, query_tokens * len(req.texts) + sum(count for _, count in encoded)
 
-        (scores, tokens), seconds = await _infer(request, work)
+    scores, tokens, seconds = await _infer_inputs(request, len(req.texts), work)
     if any(math.isnan(s) for s in scores):
         raise ApiError(424, "score is NaN", "Backend")
     ranks = []
@@ -229,26 +257,23 @@ async def predict(request: web.Request) -> web.StreamResponse:
     started = time.perf_counter()
     body, raw = request_body(request)
     req = parse_predict(body, raw, limits)
-    if req.batch:
-        _check_batch(len(req.sequences), limits)
-    with request.app[STATE].permits(len(req.sequences), limits.max_concurrent_requests):
-        if model.kind == "embedding":
-            raise backend_error("Model is not a classifier model")
 
-        def work() -> tuple[list[list[float]], int]:
-            prepared: list[tuple[str, ...]] = []
-            tokens = 0
-            for seq in req.sequences:
-                if len(seq) == 2:
-                    first, second, count = encode_pair(model, seq[0], seq[1], req.options, limits)
-                    prepared.append((first, second))
-                else:
-                    text, count = encode(model, Item(text=seq[0]), req.options, limits)
-                    prepared.append((text,))
-                tokens += count
-            return model.logits(prepared), tokens
+    def work() -> tuple[list[list[float]], int]:
+        prepared: list[tuple[str, ...]] = []
+        tokens = 0
+        for seq in req.sequences:
+            if len(seq) == 2:
+                first, second, count = encode_pair(model, seq[0], seq[1], req.options, limits)
+                prepared.append((first, second))
+            else:
+                text, count = encode(model, Item(text=seq[0]), req.options, limits)
+                prepared.append((text,))
+            tokens += count
+        return model.logits(prepared), tokens
 
-        (logits, tokens), seconds = await _infer(request, work)
+    logits, tokens, seconds = await _infer_inputs(
+        request, len(req.sequences), work, batch=req.batch, check=_not_classifier
+    )
     results = []
     for row in logits:
         scores = _scores(model, row, req.raw_scores)
@@ -268,19 +293,16 @@ async def similarity(request: web.Request) -> web.StreamResponse:
     body, raw = request_body(request)
     req = parse_similarity(body, raw, limits)
     if not req.sentences:
-        raise ApiError(400, "`inputs.sentences` cannot be empty", "Empty")
-    _check_batch(len(req.sentences) + 1, limits)
-    with request.app[STATE].permits(len(req.sentences) + 1, limits.max_concurrent_requests):
-        _not_embedding(model)
+        raise empty_error("`inputs.sentences` cannot be empty")
+    inputs = len(req.sentences) + 1  # (the source sentence is one of them)
 
-        def work() -> tuple[list[float], int]:
-            encoded = [encode(model, Item(text=t), req.options, limits) for t in [req.source, *req.sentences]]
-            vectors = model.embed([text for text, _ in encoded])
-            return [cosine(vectors[0], v) for v in vectors[1:]], sum(count for _, count in encoded)
+    def work() -> tuple[list[float], int]:
+        encoded = [encode(model, Item(text=t), req.options, limits) for t in [req.source, *req.sentences]]
+        vectors = model.embed([text for text, _ in encoded])
+        return [cosine(vectors[0], v) for v in vectors[1:]], sum(count for _, count in encoded)
 
-        (scores, tokens), seconds = await _infer(request, work)
+    scores, tokens, seconds = await _infer_inputs(request, inputs, work, check=_not_embedding)
     chars = len(req.source) + sum(len(s) for s in req.sentences)
-    inputs = len(req.sentences) + 1
     headers = compute_headers(started, characters=chars, tokens=tokens, inputs=inputs, inference=seconds)
     return json_response(scores, headers=headers)
 
@@ -293,10 +315,8 @@ async def tokenize(request: web.Request) -> web.StreamResponse:
     limits = _limits(request)
     body, raw = request_body(request)
     req = parse_tokenize(body, raw)
-    if req.batch and not req.texts:
-        raise empty_error("`inputs` cannot be empty")
     if req.batch:
-        _check_batch(len(req.texts), limits)
+        _check_list(len(req.texts), limits, "`inputs` cannot be empty")
 
     def work() -> list[list[dict[str, Any]]]:
         full = [tokenize_text(model, text, req.prompt_name, limits) for text in req.texts]
@@ -311,10 +331,8 @@ async def decode(request: web.Request) -> web.StreamResponse:
     limits = _limits(request)
     body, raw = request_body(request)
     req = parse_decode(body, raw)
-    if req.batch and not req.ids:
-        raise empty_error("`ids` cannot be empty")
     if req.batch:
-        _check_batch(len(req.ids), limits)
+        _check_list(len(req.ids), limits, "`ids` cannot be empty")
     if any(not ids for ids in req.ids):
         raise empty_error("`input_ids` cannot be empty", core=True)
     texts, _ = await _infer(request, lambda: [model.decode(ids, req.skip_special_tokens) for ids in req.ids])
