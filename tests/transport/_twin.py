@@ -1,4 +1,5 @@
-"""Run the same test against TGIClient and AsyncTGIClient: the async client is driven on its own event loop."""
+"""Run the same test against TGIClient and AsyncTGIClient (or another sync/async pair: ``tests/tei/_twin.py``): the
+async client is driven on its own event loop."""
 
 from __future__ import annotations
 
@@ -10,19 +11,26 @@ from hf_endpoint import AsyncTGIClient, HFEndpointError, TGIClient
 
 
 class Twin:
-    """One client of either kind with a sync call surface; ``kind`` is "sync" or "async"."""
+    """One client of either kind with a sync call surface; ``kind`` is "sync" or "async". Methods are called (and
+    awaited) through it, other attributes are the client's."""
+
+    #: The sync and the async client class.
+    classes: tuple[type[Any], type[Any]] = (TGIClient, AsyncTGIClient)
 
     def __init__(self, kind: str, url: str, **options: Any) -> None:
         self.kind = kind
         self.loop: asyncio.AbstractEventLoop | None = None
+        sync, async_ = self.classes
         if kind == "sync":
-            self.client: Any = TGIClient(url, **options)
+            self.client: Any = sync(url, **options)
         else:
             self.loop = asyncio.new_event_loop()
-            self.client = AsyncTGIClient(url, **options)
+            self.client = async_(url, **options)
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.client, name)
+        if not callable(method):
+            return method
 
         def call(*args: Any, **kwargs: Any) -> Any:
             items, error = self._run(method, name, args, kwargs)
@@ -62,6 +70,12 @@ class Twin:
             return out, None
 
         return self.loop.run_until_complete(go())
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         if self.loop is None:
