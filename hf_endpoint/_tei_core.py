@@ -303,7 +303,7 @@ class TEIPlanner:
         cap = self.info.max_input_length if (truncate and self.info is not None) else None
         max_tokens = (self.info.max_batch_tokens if self.info is not None else None) or None
         max_items = self.batch_size(reserve)
-        if all(isinstance(item, str) for item in items):
+        if not items or isinstance(items[0], str):  # texts (check_texts), or else (text, pair) lists (check_pairs)
             chunks, encoded = plan_texts(
                 items,
                 max_items=max_items,

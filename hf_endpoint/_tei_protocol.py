@@ -13,6 +13,7 @@ import base64
 import sys
 from array import array
 from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -20,7 +21,6 @@ from pydantic import TypeAdapter, ValidationError
 from ._errors import InvalidRequestError, ResponseError
 from ._protocol import parse_json
 from ._tei_types import Prediction, Rank, SparseValue, TEIToken
-from ._types import assign
 
 __all__ = [
     "check_pairs",
@@ -49,6 +49,8 @@ _PREDICTIONS: TypeAdapter[list[list[Prediction]] | list[Prediction]] = TypeAdapt
 )
 _SCORES = TypeAdapter(list[float])
 _TOKENS = TypeAdapter(list[list[TEIToken]])
+_INDEX = attrgetter("index")
+_SCORE_INDEX = attrgetter("score", "index")
 
 
 # ---------------------------------------------------------------------------------------------- inputs
@@ -62,6 +64,8 @@ def check_texts(texts: str | Sequence[str], what: str = "texts") -> list[str]:
     elif not isinstance(texts, Sequence) or isinstance(texts, (bytes, bytearray)):
         raise InvalidRequestError(f"{what} must be a string or a list of strings, not {type(texts).__name__}")
     out = list(texts)
+    if set(map(type, out)) <= {str} and "" not in out:  # the common case, checked without a loop in Python
+        return out
     for i, text in enumerate(out):
         if not isinstance(text, str):
             raise InvalidRequestError(f"{what}[{i}] is a {type(text).__name__}, not a string")
@@ -219,8 +223,12 @@ def parse_ranks(body: bytes, url: str | None = None, offset: int = 0) -> list[Ra
     added to each ``index``."""
     out: list[Rank] = _validate(_RANKS, body, "/rerank", url)
     if offset:
-        for r in out:  # (objects just made from this answer: changed before anyone sees them)
-            assign(r, index=r.index + offset)
+        # Objects just made from this answer, changed before anyone sees them; written in their __dict__ (the
+        # validated int stays an int, and ``index`` is already in the fields set) because pydantic's setattr was
+        # the costliest step of reading the ranks (tei_bench's async rerank rows). tests/benchmarks/test_fast_paths.py
+        # checks it against the plain assignment.
+        for r in out:
+            r.__dict__["index"] += offset
     return out
 
 
@@ -285,7 +293,7 @@ def merge_ranks(chunks: Sequence[range], parts: Sequence[Sequence[Rank]], top_n:
     """
     out: list[Rank] = []
     for chunk, ranks in zip(chunks, parts, strict=True):
-        seen = sorted(r.index for r in ranks)
+        seen = sorted(map(_INDEX, ranks))
         if seen != list(chunk):
             local = [i - chunk.start for i in seen[:20]]
             raise ResponseError(
@@ -293,5 +301,5 @@ def merge_ranks(chunks: Sequence[range], parts: Sequence[Sequence[Rank]], top_n:
                 f"not each of 0..{len(chunk) - 1} once"
             )
         out.extend(ranks)
-    out.sort(key=lambda r: (r.score, r.index), reverse=True)
+    out.sort(key=_SCORE_INDEX, reverse=True)
     return out if top_n is None else out[:top_n]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.callbacks import Callbacks
@@ -16,6 +17,8 @@ from ._tei_base import TEIConnection
 if TYPE_CHECKING:
     from hf_endpoint import Rank
 
+_SCORE = attrgetter("score")
+
 __all__ = ["HFEndpointReranker", "ranked_documents"]
 
 
@@ -27,7 +30,7 @@ def ranked_documents(documents: Sequence[Document], ranks: Sequence[Rank], top_n
     never by position.
     """
     out = []
-    for rank in sorted(ranks, key=lambda r: -r.score):
+    for rank in sorted(ranks, key=_SCORE, reverse=True):  # (stable: ties keep the transport's order)
         if not 0 <= rank.index < len(documents):
             raise ResponseError(f"the reranker returned index {rank.index} for {len(documents)} documents")
         doc = documents[rank.index]

@@ -7,6 +7,7 @@ and a ``CBEventType.RERANKING`` callback event.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Literal
 
 from llama_index.core.bridge.pydantic import Field
@@ -24,6 +25,8 @@ from ._tei import TEIConnection, constructor_arguments
 if TYPE_CHECKING:
     from hf_endpoint import Rank
 
+_SCORE = attrgetter("score")
+
 __all__ = ["HFEndpointRerank", "ranked_nodes"]
 
 dispatcher = get_dispatcher(__name__)
@@ -39,7 +42,7 @@ def ranked_nodes(
     (LlamaIndex's rerankers' option).
     """
     out = []
-    for rank in sorted(ranks, key=lambda r: -r.score):
+    for rank in sorted(ranks, key=_SCORE, reverse=True):  # (stable: ties keep the transport's order)
         if not 0 <= rank.index < len(nodes):
             raise ResponseError(f"the reranker returned index {rank.index} for {len(nodes)} nodes")
         original = nodes[rank.index]

@@ -1,447 +1,326 @@
-"""TEI benchmark: embedding 10,000 texts and reranking 1,000 through our clients against raw ``requests`` /
-``aiohttp`` doing the same batching (32 inputs a request; 4 requests in flight for the async ones), and
-``huggingface_hub.InferenceClient.feature_extraction``. Client CPU per text (this process's CPU time) and wall time.
+"""TEI benchmark: embedding 10,000 texts and reranking 1,000 through our clients and adapters, against raw
+``requests`` / ``aiohttp`` doing the same batching (32 texts a request; 4 requests in flight for async), the
+frameworks' own floors and the peer libraries. Client CPU per text and wall time per call.
 
-The server is a canned TEI responder in its own process (aiohttp): it reads each request's JSON to count its
-inputs and answers with precomputed bytes (one fixed 384-d vector per input, as TEI prints f32; ranks sorted by
-score), so the numbers measure the clients, not a model.
+The server is a canned TEI responder in its own process (``_tei_responder``), so the figures are the clients' own.
+A round times every client in turn, each for at least a quarter of a second of CPU (a short call is repeated); the
+table gives, per client, the median over rounds, and the median of its ratio to raw ``requests`` (sync) or raw
+``aiohttp`` (async) in the same round, so that a slow moment of the machine weighs on both sides of a ratio.
 
-Run: ``python -m tests.benchmarks.tei_bench [--texts 10000] [--rerank 1000] [--repeat 3]``.
+Run: ``python -m tests.benchmarks.tei_bench [--texts 10000] [--rerank 1000] [--rounds 5] [--only TEXT] [--json F]``.
+``--instructions``: instructions per text under valgrind's callgrind instead (steady from run to run; user space
+only). ``--real``: wall time per call against the local server's real embedding model (``hf-endpoint serve
+--backend embed``), where the model, not the client, sets the pace.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
+import math
 import os
-import random
-import socket
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
-BATCH = 32
-CONCURRENCY = 4
+from ._tei_workloads import WORKLOADS, Workload
 
-
-def _vector() -> str:
-    rnd = random.Random(7)
-    return "[" + ",".join(repr(float(f"{rnd.uniform(-0.1, 0.1):.9g}")) for _ in range(384)) + "]"
-
-
-def serve(port: int) -> None:
-    """The canned responder (``--serve PORT``)."""
-    from aiohttp import web
-
-    vec = _vector()
-    embed = {n: ("[" + ",".join([vec] * n) + "]").encode() for n in range(1, BATCH + 1)}
-    info = json.dumps(
-        {
-            "model_id": "bench/embedder",
-            "model_type": {"embedding": {"pooling": "mean"}},
-            "max_concurrent_requests": 512,
-            "max_input_length": 512,
-            "max_batch_tokens": 16384,
-            "max_client_batch_size": BATCH,
-            "auto_truncate": True,
-            "version": "1.9.3",
-        }
-    ).encode()
-
-    def ranks(n: int) -> bytes:
-        order = sorted(range(n), key=lambda i: ((i * 7919) % 1000, i), reverse=True)
-        return json.dumps([{"index": i, "score": ((i * 7919) % 1000) / 1000} for i in order]).encode()
-
-    rerank = {n: ranks(n) for n in range(1, BATCH + 1)}
-
-    async def on_embed(request: web.Request) -> web.Response:
-        doc = json.loads(await request.read())
-        n = 1 if isinstance(doc["inputs"], str) else len(doc["inputs"])
-        return web.Response(body=embed[n], content_type="application/json")
-
-    async def on_rerank(request: web.Request) -> web.Response:
-        doc = json.loads(await request.read())
-        return web.Response(body=rerank[len(doc["texts"])], content_type="application/json")
-
-    async def on_info(request: web.Request) -> web.Response:
-        return web.Response(body=info, content_type="application/json")
-
-    app = web.Application(client_max_size=4_000_000)
-    app.router.add_post("/embed", on_embed)
-    app.router.add_post("/", on_embed)  # huggingface_hub posts to the endpoint's root
-    app.router.add_post("/rerank", on_rerank)
-    app.router.add_get("/info", on_info)
-    print("ready", flush=True)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
-
-
-# ----------------------------------------------------------------------------------------------- workloads
-
-
-def chunks(items: list[str]) -> list[list[str]]:
-    return [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
-
-
-def ours_sync(url: str, texts: list[str]) -> Callable[[], Any]:
-    from hf_endpoint import TEIClient
-
-    client = TEIClient(url)
-    client.info()
-    return lambda: client.embed(texts)
-
-
-def raw_requests(url: str, texts: list[str]) -> Callable[[], Any]:
-    import requests
-
-    session = requests.Session()
-
-    def run() -> list[list[float]]:
-        out: list[list[float]] = []
-        for part in chunks(texts):
-            r = session.post(url + "/embed", json={"inputs": part, "truncate": False})
-            r.raise_for_status()
-            out.extend(r.json())
-        return out
-
-    return run
-
-
-def hub(url: str, texts: list[str]) -> Callable[[], Any]:
-    from huggingface_hub import InferenceClient
-
-    client = InferenceClient(model=url)
-    return lambda: [client.feature_extraction(part) for part in chunks(texts)]
-
-
-def ours_async(url: str, texts: list[str]) -> Callable[[], Awaitable[Any]]:
-    from hf_endpoint import AsyncTEIClient
-
-    client = AsyncTEIClient(url, max_concurrency=CONCURRENCY)  # (the warm-up run asks /info)
-
-    async def run() -> list[list[float]]:
-        return await client.embed(texts)
-
-    run.client = client  # type: ignore[attr-defined]
-    return run
-
-
-def raw_aiohttp(url: str, texts: list[str]) -> Callable[[], Awaitable[Any]]:
-    import aiohttp
-
-    holder: dict[str, aiohttp.ClientSession] = {}
-
-    async def run() -> list[list[float]]:
-        session = holder.get("s") or holder.setdefault("s", aiohttp.ClientSession())
-        parts = chunks(texts)
-        results: list[Any] = [None] * len(parts)
-        todo = iter(range(len(parts)))
-
-        async def worker() -> None:
-            for i in todo:
-                async with session.post(url + "/embed", json={"inputs": parts[i], "truncate": False}) as r:
-                    r.raise_for_status()
-                    results[i] = await r.json()
-
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        return [v for part in results for v in part]
-
-    run.session = holder  # type: ignore[attr-defined]
-    return run
-
-
-def rerank_ours_sync(url: str, texts: list[str]) -> Callable[[], Any]:
-    from hf_endpoint import TEIClient
-
-    client = TEIClient(url)
-    client.info()
-    return lambda: client.rerank("what is this?", texts)
-
-
-def rerank_raw_requests(url: str, texts: list[str]) -> Callable[[], Any]:
-    import requests
-
-    session = requests.Session()
-
-    def run() -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for k, part in enumerate(chunks(texts)):
-            r = session.post(url + "/rerank", json={"query": "what is this?", "texts": part, "truncate": False})
-            r.raise_for_status()
-            out.extend({"index": k * BATCH + x["index"], "score": x["score"]} for x in r.json())
-        out.sort(key=lambda x: (x["score"], x["index"]), reverse=True)
-        return out
-
-    return run
-
-
-def rerank_ours_async(url: str, texts: list[str]) -> Callable[[], Awaitable[Any]]:
-    from hf_endpoint import AsyncTEIClient
-
-    client = AsyncTEIClient(url, max_concurrency=CONCURRENCY)
-
-    async def run() -> Any:
-        return await client.rerank("what is this?", texts)
-
-    run.client = client  # type: ignore[attr-defined]
-    return run
-
-
-def rerank_raw_aiohttp(url: str, texts: list[str]) -> Callable[[], Awaitable[Any]]:
-    import aiohttp
-
-    holder: dict[str, aiohttp.ClientSession] = {}
-
-    async def run() -> list[dict[str, Any]]:
-        session = holder.get("s") or holder.setdefault("s", aiohttp.ClientSession())
-        parts = chunks(texts)
-        out: list[dict[str, Any]] = []
-        todo = iter(range(len(parts)))
-
-        async def worker() -> None:
-            for k in todo:
-                body = {"query": "what is this?", "texts": parts[k], "truncate": False}
-                async with session.post(url + "/rerank", json=body) as r:
-                    r.raise_for_status()
-                    out.extend({"index": k * BATCH + x["index"], "score": x["score"]} for x in await r.json())
-
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        out.sort(key=lambda x: (x["score"], x["index"]), reverse=True)
-        return out
-
-    run.session = holder  # type: ignore[attr-defined]
-    return run
-
-
-# ----------------------------------------------------------------------------------------------- adapters, peers
-# The adapters on the same server: what LangChain's / LlamaIndex's embedding and reranking interfaces cost on top of
-# the transport. LlamaIndex's own TEI class (httpx, a new client per call) is the peer on its side; langchain-
-# huggingface's HuggingFaceEndpointEmbeddings refuses an endpoint URL ("must be a HuggingFace repo ID"), so it has no
-# row.
-
-
-def lc_embed(url: str, texts: list[str]) -> Callable[[], Any]:
-    from langchain_hf_endpoint import HFEndpointEmbeddings
-
-    embeddings = HFEndpointEmbeddings(base_url=url)
-    return lambda: embeddings.embed_documents(texts)
-
-
-def lc_aembed(url: str, texts: list[str]) -> Callable[[], Awaitable[Any]]:
-    from langchain_hf_endpoint import HFEndpointEmbeddings
-
-    embeddings = HFEndpointEmbeddings(base_url=url)
-
-    async def run() -> list[list[float]]:
-        return await embeddings.aembed_documents(texts)
-
-    run.client = embeddings  # type: ignore[attr-defined]
-    return run
-
-
-def li_embed(url: str, texts: list[str]) -> Callable[[], Any]:
-    from llama_index_hf_endpoint import HFEndpointEmbedding
-
-    model = HFEndpointEmbedding(base_url=url)
-    return lambda: model.get_text_embedding_batch(texts)
-
-
-def li_aembed(url: str, texts: list[str]) -> Callable[[], Awaitable[Any]]:
-    from llama_index_hf_endpoint import HFEndpointEmbedding
-
-    model = HFEndpointEmbedding(base_url=url)  # 4 batches of 32 at once (num_workers from /info), as raw aiohttp
-
-    async def run() -> list[list[float]]:
-        return await model.aget_text_embedding_batch(texts)
-
-    run.client = model  # type: ignore[attr-defined]
-    return run
-
-
-def li_tei(url: str, texts: list[str]) -> Callable[[], Any]:
-    from llama_index.embeddings.text_embeddings_inference import TextEmbeddingsInference
-
-    model = TextEmbeddingsInference(
-        model_name="bench/embedder", base_url=url, embed_batch_size=BATCH, truncate_text=False
-    )
-    return lambda: model.get_text_embedding_batch(texts)
-
-
-def li_atei(url: str, texts: list[str]) -> Callable[[], Awaitable[Any]]:
-    from llama_index.embeddings.text_embeddings_inference import TextEmbeddingsInference
-
-    model = TextEmbeddingsInference(
-        model_name="bench/embedder", base_url=url, embed_batch_size=BATCH, truncate_text=False
-    )
-    model.num_workers = CONCURRENCY  # (its constructor does not take it)
-
-    async def run() -> list[list[float]]:
-        return await model.aget_text_embedding_batch(texts)
-
-    return run
-
-
-def lc_rerank(url: str, texts: list[str]) -> Callable[[], Any]:
-    from langchain_core.documents import Document
-
-    from langchain_hf_endpoint import HFEndpointReranker
-
-    reranker, docs = HFEndpointReranker(base_url=url, top_n=None), [Document(page_content=t) for t in texts]
-    return lambda: reranker.compress_documents(docs, "what is this?")
-
-
-def lc_arerank(url: str, texts: list[str]) -> Callable[[], Awaitable[Any]]:
-    from langchain_core.documents import Document
-
-    from langchain_hf_endpoint import HFEndpointReranker
-
-    reranker, docs = HFEndpointReranker(base_url=url, top_n=None), [Document(page_content=t) for t in texts]
-
-    async def run() -> Any:
-        return await reranker.acompress_documents(docs, "what is this?")
-
-    run.client = reranker  # type: ignore[attr-defined]
-    return run
-
-
-def li_rerank(url: str, texts: list[str]) -> Callable[[], Any]:
-    from llama_index.core.schema import NodeWithScore, TextNode
-
-    from llama_index_hf_endpoint import HFEndpointRerank
-
-    rerank, nodes = HFEndpointRerank(base_url=url, top_n=None), [NodeWithScore(node=TextNode(text=t)) for t in texts]
-    return lambda: rerank.postprocess_nodes(nodes, query_str="what is this?")
-
-
-def li_arerank(url: str, texts: list[str]) -> Callable[[], Awaitable[Any]]:
-    from llama_index.core.schema import NodeWithScore, TextNode
-
-    from llama_index_hf_endpoint import HFEndpointRerank
-
-    rerank, nodes = HFEndpointRerank(base_url=url, top_n=None), [NodeWithScore(node=TextNode(text=t)) for t in texts]
-
-    async def run() -> Any:
-        return await rerank.apostprocess_nodes(nodes, query_str="what is this?")
-
-    run.client = rerank  # type: ignore[attr-defined]
-    return run
-
-
-SYNC = {
-    "embed: TEIClient": ours_sync,
-    "embed: raw requests": raw_requests,
-    "embed: huggingface_hub feature_extraction": hub,
-    "embed: LangChain HFEndpointEmbeddings": lc_embed,
-    "embed: LlamaIndex HFEndpointEmbedding": li_embed,
-    "embed: LlamaIndex TextEmbeddingsInference": li_tei,
-    "rerank: TEIClient": rerank_ours_sync,
-    "rerank: raw requests": rerank_raw_requests,
-    "rerank: LangChain HFEndpointReranker": lc_rerank,
-    "rerank: LlamaIndex HFEndpointRerank": li_rerank,
-}
-ASYNC = {
-    "embed: AsyncTEIClient": ours_async,
-    "embed: raw aiohttp": raw_aiohttp,
-    "embed: LangChain HFEndpointEmbeddings (async)": lc_aembed,
-    "embed: LlamaIndex HFEndpointEmbedding (async)": li_aembed,
-    "embed: LlamaIndex TextEmbeddingsInference (async)": li_atei,
-    "rerank: AsyncTEIClient": rerank_ours_async,
-    "rerank: raw aiohttp": rerank_raw_aiohttp,
-    "rerank: LangChain HFEndpointReranker (async)": lc_arerank,
-    "rerank: LlamaIndex HFEndpointRerank (async)": li_arerank,
-}
+SAMPLE = 0.25  # seconds (of client CPU, or of wall time if longer) a sample takes at least
+FRAMEWORK_FLOOR = {"LangChain": "langchain-core", "LlamaIndex": "llama-index-core"}
 
 
 def _count(result: Any) -> int:
-    """Results a run returned (vectors or ranks; huggingface_hub returns one array a request)."""
+    """Results a call returned (vectors, ranks, documents, nodes; huggingface_hub returns one array a request)."""
     if result and hasattr(result[0], "shape"):
         return sum(int(part.shape[0]) for part in result)
     return len(result)
 
 
-def measure(name: str, url: str, texts: list[str], repeat: int) -> tuple[float, float]:
-    """Best (CPU seconds, wall seconds) of ``repeat`` runs after one warm-up (which must return one result a
-    text: a client that drops or repeats results is not measured)."""
-    best = (float("inf"), float("inf"))
-    if name in SYNC:
-        run = SYNC[name](url, texts)
-        if _count(run()) != len(texts):
-            raise AssertionError(f"{name}: not one result a text")
-        for _ in range(repeat):
-            c0, w0 = time.process_time(), time.perf_counter()
-            run()
-            best = min(best, (time.process_time() - c0, time.perf_counter() - w0))
-        return best
+@dataclass
+class Samples:
+    workload: Workload
+    texts: int
+    cpu: list[float] = field(default_factory=list)  # per call, one a round
+    wall: list[float] = field(default_factory=list)
 
-    async def go() -> tuple[float, float]:
-        nonlocal best
-        arun = ASYNC[name](url, texts)
-        if _count(await arun()) != len(texts):
-            raise AssertionError(f"{name}: not one result a text")
-        for _ in range(repeat):
+
+def _check(name: str, result: Any, texts: int) -> None:
+    if _count(result) != texts:
+        raise AssertionError(f"{name}: not one result a text")
+
+
+def _repeats(cpu0: float, wall0: float) -> int:
+    """Calls a sample makes, from one call that started at these clocks: a sample lasts at least ``SAMPLE``."""
+    one = max(time.process_time() - cpu0, time.perf_counter() - wall0)
+    return max(1, math.ceil(SAMPLE / one))
+
+
+def _sync_rounds(
+    workloads: list[Workload], url: str, items: Callable[[Workload], list[str]], rounds: int
+) -> list[Samples]:
+    runs: list[tuple[Samples, Callable[[], Any], int]] = []
+    for w in workloads:
+        run = w.make(url, items(w))
+        _check(w.name, run(), len(items(w)))  # warm-up
+        c0, w0 = time.process_time(), time.perf_counter()
+        run()
+        runs.append((Samples(w, len(items(w))), run, _repeats(c0, w0)))
+    for _ in range(rounds):
+        for samples, run, reps in runs:
             c0, w0 = time.process_time(), time.perf_counter()
-            await arun()
-            best = min(best, (time.process_time() - c0, time.perf_counter() - w0))
-        if hasattr(arun, "client"):
-            await arun.client.aclose()
-        for session in getattr(arun, "session", {}).values():
-            await session.close()
-        return best
+            for _ in range(reps):
+                run()
+            samples.cpu.append((time.process_time() - c0) / reps)
+            samples.wall.append((time.perf_counter() - w0) / reps)
+    return [samples for samples, _, _ in runs]
+
+
+def _async_rounds(
+    workloads: list[Workload], url: str, items: Callable[[Workload], list[str]], rounds: int
+) -> list[Samples]:
+    async def go() -> list[Samples]:
+        runs: list[tuple[Samples, Any, int]] = []
+        try:
+            for w in workloads:
+                run = w.make(url, items(w))
+                runs.append((Samples(w, len(items(w))), run, 1))
+                _check(w.name, await run(), len(items(w)))  # warm-up
+                c0, w0 = time.process_time(), time.perf_counter()
+                await run()
+                runs[-1] = (runs[-1][0], run, _repeats(c0, w0))
+            for _ in range(rounds):
+                for samples, run, reps in runs:
+                    c0, w0 = time.process_time(), time.perf_counter()
+                    for _ in range(reps):
+                        await run()
+                    samples.cpu.append((time.process_time() - c0) / reps)
+                    samples.wall.append((time.perf_counter() - w0) / reps)
+        finally:
+            for _, run, _ in runs:
+                if hasattr(run, "aclose"):
+                    await run.aclose()
+        return [samples for samples, _, _ in runs]
 
     return asyncio.run(go())
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--texts", type=int, default=10_000)
-    ap.add_argument("--rerank", type=int, default=1_000)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.serve:
-        serve(args.serve)
-        return 0
-    with socket.socket() as probe:  # a free port for the responder
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.benchmarks.tei_bench", "--serve", str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        time.sleep(0.5)
-        url = f"http://127.0.0.1:{port}"
-        embed_texts = [f"passage {i}: " + "the quick brown fox jumps over the lazy dog " * 2 for i in range(args.texts)]
-        rerank_texts = embed_texts[: args.rerank]
-        rows: list[tuple[str, float, float, int]] = []
-        for name in [*SYNC, *ASYNC]:
-            items = rerank_texts if name.startswith("rerank") else embed_texts
-            try:
-                cpu, wall = measure(name, url, items, args.repeat)
-            except ModuleNotFoundError as err:  # a peer of the bench extra, not installed
-                print(f"{name}: skipped, {err.name} is not installed")
-                continue
-            rows.append((name, cpu, wall, len(items)))
-        raw = {
-            ("embed", False): "embed: raw requests",
-            ("embed", True): "embed: raw aiohttp",
-            ("rerank", False): "rerank: raw requests",
-            ("rerank", True): "rerank: raw aiohttp",
+def _reference(w: Workload, role: str) -> str | None:
+    """The row ``w`` is compared with: raw (``role="raw"``) or its framework over raw (``role="floor"``)."""
+    lib = "aiohttp" if w.asynchronous else "requests"
+    if role == "raw":
+        return f"{w.kind}: raw {lib}"
+    framework = next((f for name, f in FRAMEWORK_FLOOR.items() if name in w.name), None)
+    if w.role != "adapter" or framework is None:
+        return None
+    floor = f"{w.kind}: {framework} over raw {lib}"
+    return floor if floor in WORKLOADS else None
+
+
+def summarize(results: Iterable[Samples]) -> list[dict[str, Any]]:
+    by_name = {s.workload.name: s for s in results}
+
+    def ratio(s: Samples, role: str, what: str) -> float | None:
+        ref = by_name.get(_reference(s.workload, role) or "")
+        if ref is None:
+            return None
+        return statistics.median(a / b for a, b in zip(getattr(s, what), getattr(ref, what), strict=True))
+
+    return [
+        {
+            "client": s.workload.name,
+            "role": s.workload.role,
+            "async": s.workload.asynchronous,
+            "texts": s.texts,
+            "cpu_per_text_us": statistics.median(s.cpu) / s.texts * 1e6,
+            "cpu_x_raw": ratio(s, "raw", "cpu"),
+            "cpu_x_floor": ratio(s, "floor", "cpu"),
+            "wall_per_call_s": statistics.median(s.wall),
+            "wall_x_raw": ratio(s, "raw", "wall"),
         }
-        by_name = {r[0]: r for r in rows}
-        print(f"{'client':52} {'CPU us/text':>12} {'x raw':>6} {'wall s':>8} {'x raw':>6}")
-        for name, cpu, wall, n in rows:
-            ref = by_name[raw[(name.split(":")[0], name in ASYNC)]]
-            print(f"{name:52} {cpu / n * 1e6:12.1f} {cpu / ref[1]:6.2f} {wall:8.3f} {wall / ref[2]:6.2f}")
-    finally:
-        proc.terminate()
-        proc.wait()
+        for s in by_name.values()
+    ]
+
+
+def _fmt(x: float | None) -> str:
+    return "" if x is None else f"{x:.2f}x"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        f"{'client':54} {'CPU us/text':>11} {'x raw':>6} {'x floor':>7} {'wall s/call':>11} {'x raw':>6}",
+    ]
+    for r in rows:
+        lines.append(
+            f"{r['client']:54} {r['cpu_per_text_us']:11.2f} {_fmt(r['cpu_x_raw']):>6} {_fmt(r['cpu_x_floor']):>7} "
+            f"{r['wall_per_call_s']:11.4f} {_fmt(r['wall_x_raw']):>6}"
+        )
+    return "\n".join(lines)
+
+
+def _selected(only: list[str]) -> list[Workload]:
+    """Workloads whose name contains one of ``only`` (all without it), plus the raw rows their ratios need."""
+    chosen = [w for w in WORKLOADS.values() if not only or any(o.lower() in w.name.lower() for o in only)]
+    need = {ref for w in chosen for ref in (_reference(w, "raw"), _reference(w, "floor")) if ref}
+    return [w for w in WORKLOADS.values() if w in chosen or w.name in need]
+
+
+def _texts(n: int) -> list[str]:
+    return [f"passage {i}: " + "the quick brown fox jumps over the lazy dog " * 2 for i in range(n)]
+
+
+#: peers' modules, by a word of their row's name (the bench extra installs them; a row is skipped without)
+_PEER_MODULES = {
+    "TextEmbeddingsInference": "llama_index.embeddings.text_embeddings_inference",
+    "hub": "huggingface_hub",
+}
+
+
+def _available(workloads: list[Workload]) -> list[Workload]:
+    out = []
+    for w in workloads:
+        module = next((m for word, m in _PEER_MODULES.items() if word in w.name), None)
+        try:
+            if module is not None:
+                importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            print(f"{w.name}: skipped, {err.name} is not installed")
+            continue
+        out.append(w)
+    return out
+
+
+def run_canned(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from ._tei_responder import responder
+
+    embed, rerank = _texts(args.texts), _texts(args.rerank)
+
+    def items(w: Workload) -> list[str]:
+        return rerank if w.kind == "rerank" else embed
+
+    workloads = _available(_selected(args.only))
+    with responder() as url:
+        results = _sync_rounds([w for w in workloads if not w.asynchronous], url, items, args.rounds)
+        results += _async_rounds([w for w in workloads if w.asynchronous], url, items, args.rounds)
+    return summarize(results)
+
+
+def run_real(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Wall time per call on the real embedding model: the clients at the same concurrency as raw."""
+    from hf_endpoint.server import LocalServer
+
+    names = [
+        "embed: raw requests",
+        "embed: TEIClient",
+        "embed: raw aiohttp",
+        "embed: AsyncTEIClient",
+        "embed: LangChain HFEndpointEmbeddings (async)",
+        "embed: LlamaIndex HFEndpointEmbedding (async)",
+    ]
+    texts = [
+        f"passage {i}: a sentence about topic number {i} and the weather on day {i % 31}" for i in range(args.texts)
+    ]
+    with LocalServer("embed", subprocess=True, startup_timeout=600) as srv:
+        workloads = [WORKLOADS[n] for n in names]
+        results = _sync_rounds([w for w in workloads if not w.asynchronous], srv.url, lambda w: texts, args.rounds)
+        results += _async_rounds([w for w in workloads if w.asynchronous], srv.url, lambda w: texts, args.rounds)
+    return summarize(results)
+
+
+# ----------------------------------------------------------------------------------------------------- instructions
+
+
+def probe(name: str, url: str, texts: int, calls: int) -> None:
+    """In a valgrind'd interpreter: set ``name`` up, warm it up (two calls), then make ``calls`` calls."""
+    w = WORKLOADS[name]
+    items = _texts(texts)
+    if not w.asynchronous:
+        run = w.make(url, items)
+        for _ in range(2 + calls):
+            run()
+        return
+
+    async def go() -> None:
+        run = w.make(url, items)
+        for _ in range(2 + calls):
+            await run()
+        if hasattr(run, "aclose"):
+            await run.aclose()
+
+    asyncio.run(go())
+
+
+def _instructions(name: str, url: str, texts: int, calls: int) -> int:
+    code = "import sys; from tests.benchmarks.tei_bench import probe; probe(sys.argv[1], sys.argv[2], *map(int, sys.argv[3:5]))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    with tempfile.TemporaryDirectory(prefix="hf-endpoint-callgrind-") as tmp:
+        out = os.path.join(tmp, "callgrind.out")
+        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-c", code]
+        proc = subprocess.run([*cmd, name, url, str(texts), str(calls)], capture_output=True, text=True, env=env)
+    for line in proc.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.split(":")[1].strip())
+    raise RuntimeError(f"callgrind gave no count for {name}: {proc.stderr[-800:]}")
+
+
+def run_instructions(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Instructions per text: two runs of each client (a few calls, more calls) after the same warm-up; the
+    difference over the difference in texts."""
+    from ._tei_responder import responder
+
+    workloads = [w for w in _available(_selected(args.only)) if w.role != "peer"]
+    rows: dict[str, float] = {}
+    with responder() as url, ThreadPoolExecutor(max_workers=2) as pool:
+        for w in workloads:
+            texts = min(args.texts if w.kind == "embed" else args.rerank, 2000)
+            few, many = (1, 4) if w.kind == "embed" else (2, 10)
+            a, b = pool.map(lambda n, w=w, texts=texts: _instructions(w.name, url, texts, n), (few, many))
+            rows[w.name] = (b - a) / ((many - few) * texts)
+            print(f"instructions [{w.name}]: {rows[w.name]:,.0f} a text", file=sys.stderr)
+    out = []
+    for w in workloads:
+        raw, floor = rows.get(_reference(w, "raw") or ""), rows.get(_reference(w, "floor") or "")
+        out.append(
+            {
+                "client": w.name,
+                "instructions_per_text": rows[w.name],
+                "x_raw": rows[w.name] / raw if raw else None,
+                "x_floor": rows[w.name] / floor if floor else None,
+            }
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--texts", type=int, help="texts to embed (10,000; 256 with --real)")
+    ap.add_argument("--rerank", type=int, default=1_000, help="texts to rerank")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--only", action="append", default=[], help="only the clients whose name contains this")
+    ap.add_argument("--json", help="also write the rows to this file")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--instructions", action="store_true", help="instructions per text (valgrind)")
+    mode.add_argument("--real", action="store_true", help="wall time on the local server's real embedding model")
+    args = ap.parse_args(argv)
+    args.texts = args.texts or (256 if args.real else 10_000)
+    if args.instructions:
+        rows = run_instructions(args)
+        print(f"{'client':54} {'instructions/text':>17} {'x raw':>6} {'x floor':>7}")
+        for r in rows:
+            print(f"{r['client']:54} {r['instructions_per_text']:17,.0f} {_fmt(r['x_raw']):>6} {_fmt(r['x_floor']):>7}")
+    else:
+        rows = run_real(args) if args.real else run_canned(args)
+        print(table(rows))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(rows, f, indent=1)
     return 0
 
 

@@ -300,3 +300,30 @@ def test_generate_summary_gives_the_completion_the_full_parse_gives(
         return out
 
     assert completion(GenerateSummary) == completion(GenerateResponse)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"index": st.integers(0, 64), "score": st.floats(allow_nan=False, allow_infinity=False)},
+            optional={"text": st.one_of(st.none(), st.text(max_size=5))},
+        ),
+        max_size=8,
+    ),
+    st.integers(0, 10_000),
+)
+def test_rank_offset_is_the_plain_assignment(items: list[dict[str, Any]], offset: int) -> None:
+    """``parse_ranks`` shifts each index in the Rank's ``__dict__``: the result equals Ranks whose index was set
+    the plain way (pydantic's setattr), field by field, fields set and JSON."""
+    from hf_endpoint._tei_protocol import parse_ranks
+    from hf_endpoint._tei_types import Rank
+
+    fast = parse_ranks(json.dumps(items).encode(), None, offset)
+    plain = [Rank.model_validate(item) for item in items]
+    for r in plain:
+        r.index = r.index + offset
+    assert [(r.__dict__, r.model_fields_set, r.model_dump_json()) for r in fast] == [
+        (r.__dict__, r.model_fields_set, r.model_dump_json()) for r in plain
+    ]
+    assert all(type(r.index) is int for r in fast)
