@@ -1,5 +1,6 @@
-"""Concurrent first calls of one TEI client (async tasks, or threads on the sync one) ask ``/info`` once (the adapters
-``asyncio.gather`` of ``aembed_documents``, LlamaIndex's async batches), over real HTTP to the scripted TEI mode."""
+"""Concurrent first calls of one TEI client (async tasks, or threads on the sync one) ask ``/info`` once (the
+adapters start many at once: LangChain's ``asyncio.gather`` of ``aembed_documents``, LlamaIndex's async batches), over
+real HTTP to the scripted TEI mode."""
 
 from __future__ import annotations
 
