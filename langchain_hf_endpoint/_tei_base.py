@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, PrivateAttr, SecretStr, model_validator
 
 from hf_endpoint import rename_arguments, resolve_token
 from hf_endpoint._options import ConnectionOptions, TEIOptions, parse_endpoints
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["TEIConnection", "constructor_arguments"]
 
 # langchain-huggingface's names for our arguments, and hints for its names that have no equivalent here.
-_RENAMES = {"huggingfacehub_api_token": "api_key"}
+_RENAMES = {"huggingfacehub_api_token": "api_key", "endpoint_url": "base_url"}
 _HINTS = {
     "model": "pass base_url= (the endpoint's or TEI server's URL); a model id alone is not an endpoint",
     "repo_id": "pass base_url= (the endpoint's or TEI server's URL); a model id alone is not an endpoint",
@@ -55,7 +55,9 @@ class TEIConnection(BaseModel):
     # hide_input_in_errors: a validation error would otherwise print the constructor's arguments, the key included.
     model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
 
-    base_url: str | list[str | tuple[str, dict[str, Any]]] = Field(default="", alias="endpoint_url")
+    # (endpoint_url= is taken by constructor_arguments' renames, not as a pydantic alias: type checkers name a
+    # field's __init__ parameter by its alias, so HFEndpointEmbeddings(base_url=...) would not type-check.)
+    base_url: str | list[str | tuple[str, dict[str, Any]]] = ""
     """The endpoint or server root URL, or several (URLs or ``(url, {"api_key", "weight", "route"})`` pairs): each
     call goes to one of them and moves to another when that one fails."""
     api_key: SecretStr | None = None

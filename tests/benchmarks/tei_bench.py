@@ -3,11 +3,15 @@
 frameworks' own floors and the peer libraries. Client CPU per text and wall time per call.
 
 The server is a canned TEI responder in its own process (``_tei_responder``), so the figures are the clients' own.
-A round times every client in turn, each for at least a quarter of a second of CPU (a short call is repeated); the
-table gives, per client, the median over rounds, and the median of its ratio to raw ``requests`` (sync) or raw
-``aiohttp`` (async) in the same round, so that a slow moment of the machine weighs on both sides of a ratio.
+Each client runs in a worker process of its own (its own heap: a client's objects do not make another's garbage
+collections longer, as they would in one process importing every framework). A round times every client in turn,
+each for at least half a second (a short call is repeated); the table gives, per client, the median over
+rounds, and the median of its ratio to raw ``requests`` (sync) or raw ``aiohttp`` (async) in the same round, so
+that a slow moment of the machine weighs on both sides of a ratio. "x floor": an adapter against its framework's
+own class over the same raw calls.
 
-Run: ``python -m tests.benchmarks.tei_bench [--texts 10000] [--rerank 1000] [--rounds 5] [--only TEXT] [--json F]``.
+Run: ``python -m tests.benchmarks.tei_bench [--texts 10000] [--rerank 1000] [--rounds 7] [--only TEXT] [--json F]
+[--markdown]``.
 ``--instructions``: instructions per text under valgrind's callgrind instead (steady from run to run; user space
 only). ``--real``: wall time per call against the local server's real embedding model (``hf-endpoint serve
 --backend embed``), where the model, not the client, sets the pace.
@@ -17,9 +21,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib
 import json
 import math
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -33,7 +39,7 @@ from typing import Any
 
 from ._tei_workloads import WORKLOADS, Workload
 
-SAMPLE = 0.25  # seconds (of client CPU, or of wall time if longer) a sample takes at least
+SAMPLE = 0.5  # seconds (of client CPU, or of wall time if longer) a sample takes at least
 FRAMEWORK_FLOOR = {"LangChain": "langchain-core", "LlamaIndex": "llama-index-core"}
 
 
@@ -57,59 +63,115 @@ def _check(name: str, result: Any, texts: int) -> None:
         raise AssertionError(f"{name}: not one result a text")
 
 
-def _repeats(cpu0: float, wall0: float) -> int:
-    """Calls a sample makes, from one call that started at these clocks: a sample lasts at least ``SAMPLE``."""
-    one = max(time.process_time() - cpu0, time.perf_counter() - wall0)
-    return max(1, math.ceil(SAMPLE / one))
+class _Driver:
+    """One workload in the process it runs in: warmed up, then timed over ``reps`` calls a sample."""
 
+    def __init__(self, name: str, url: str, texts: list[str]) -> None:
+        self.workload, self.texts = WORKLOADS[name], len(texts)
+        self.loop = asyncio.new_event_loop() if self.workload.asynchronous else None
+        if self.loop is None:
+            self.run = self.workload.make(url, texts)
+        else:  # made inside the loop: an aiohttp session is bound to it
 
-def _sync_rounds(
-    workloads: list[Workload], url: str, items: Callable[[Workload], list[str]], rounds: int
-) -> list[Samples]:
-    runs: list[tuple[Samples, Callable[[], Any], int]] = []
-    for w in workloads:
-        run = w.make(url, items(w))
-        _check(w.name, run(), len(items(w)))  # warm-up
+            async def make() -> Any:
+                return self.workload.make(url, texts)
+
+            self.run = self.loop.run_until_complete(make())
+        _check(name, self.calls(1), self.texts)  # warm-up
+        self.reps = 1
+
+    def calibrate(self) -> int:
+        """Set ``reps`` from one call (made with the machine otherwise idle)."""
         c0, w0 = time.process_time(), time.perf_counter()
-        run()
-        runs.append((Samples(w, len(items(w))), run, _repeats(c0, w0)))
-    for _ in range(rounds):
-        for samples, run, reps in runs:
-            c0, w0 = time.process_time(), time.perf_counter()
-            for _ in range(reps):
-                run()
-            samples.cpu.append((time.process_time() - c0) / reps)
-            samples.wall.append((time.perf_counter() - w0) / reps)
-    return [samples for samples, _, _ in runs]
+        self.calls(1)
+        one = max(time.process_time() - c0, time.perf_counter() - w0)
+        self.reps = max(1, math.ceil(SAMPLE / one))
+        return self.reps
+
+    def calls(self, n: int) -> Any:
+        """``n`` calls; the last one's result."""
+        result: Any = None
+        if self.loop is None:
+            for _ in range(n):
+                result = self.run()
+            return result
+
+        async def go() -> Any:
+            result: Any = None
+            for _ in range(n):
+                result = await self.run()
+            return result
+
+        return self.loop.run_until_complete(go())
+
+    def sample(self) -> tuple[float, float]:
+        """(CPU seconds, wall seconds) per call, over ``reps`` calls."""
+        c0, w0 = time.process_time(), time.perf_counter()
+        self.calls(self.reps)
+        return (time.process_time() - c0) / self.reps, (time.perf_counter() - w0) / self.reps
+
+    def close(self) -> None:
+        if self.loop is not None:
+            if hasattr(self.run, "aclose"):
+                self.loop.run_until_complete(self.run.aclose())
+            self.loop.close()
 
 
-def _async_rounds(
-    workloads: list[Workload], url: str, items: Callable[[Workload], list[str]], rounds: int
+def _serve_workload(conn: Any, name: str, url: str, texts: list[str], freeze: bool) -> None:
+    """A worker process: set ``name`` up, then answer ``"calibrate"`` and ``"sample"`` until ``"close"``."""
+    try:
+        driver = _Driver(name, url, texts)
+        if freeze:  # what a long-running service can do after start-up (README, "Garbage collection")
+            gc.freeze()
+    except BaseException as err:  # (reported to the parent, which names the workload)
+        conn.send(("error", f"{type(err).__name__}: {err}"))
+        return
+    conn.send(("ready", None))
+    try:
+        while (command := conn.recv()) != "close":
+            conn.send(driver.sample() if command == "sample" else driver.calibrate())
+    except EOFError:  # the parent stopped (an error in another worker)
+        return
+    driver.close()
+    conn.send("closed")
+
+
+def _rounds(
+    workloads: list[Workload], url: str, items: Callable[[Workload], list[str]], rounds: int, freeze: bool = False
 ) -> list[Samples]:
-    async def go() -> list[Samples]:
-        runs: list[tuple[Samples, Any, int]] = []
-        try:
-            for w in workloads:
-                run = w.make(url, items(w))
-                runs.append((Samples(w, len(items(w))), run, 1))
-                _check(w.name, await run(), len(items(w)))  # warm-up
-                c0, w0 = time.process_time(), time.perf_counter()
-                await run()
-                runs[-1] = (runs[-1][0], run, _repeats(c0, w0))
-            for _ in range(rounds):
-                for samples, run, reps in runs:
-                    c0, w0 = time.process_time(), time.perf_counter()
-                    for _ in range(reps):
-                        await run()
-                    samples.cpu.append((time.process_time() - c0) / reps)
-                    samples.wall.append((time.perf_counter() - w0) / reps)
-        finally:
-            for _, run, _ in runs:
-                if hasattr(run, "aclose"):
-                    await run.aclose()
-        return [samples for samples, _, _ in runs]
-
-    return asyncio.run(go())
+    """Each workload in its own process (its heap and collector its own, as a user's program has them); a round
+    samples each in turn, the others waiting."""
+    ctx = multiprocessing.get_context("spawn")
+    workers: list[tuple[Samples, Any, Any]] = []
+    try:
+        for w in workloads:  # (started together: their imports overlap; each warms up once ready)
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_serve_workload, args=(child, w.name, url, items(w), freeze), daemon=True)
+            proc.start()
+            workers.append((Samples(w, len(items(w))), parent, proc))
+        for samples, parent, _ in workers:
+            status = parent.recv()
+            if status[0] == "error":
+                raise RuntimeError(f"{samples.workload.name}: {status[1]}")
+        for _, parent, _ in workers:  # one at a time
+            parent.send("calibrate")
+            parent.recv()
+        for _ in range(rounds):
+            for samples, parent, _ in workers:
+                parent.send("sample")
+                cpu, wall = parent.recv()
+                samples.cpu.append(cpu)
+                samples.wall.append(wall)
+        for _, parent, _ in workers:
+            parent.send("close")
+            parent.recv()
+    finally:
+        for _, parent, proc in workers:
+            parent.close()
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+    return [samples for samples, _, _ in workers]
 
 
 def _reference(w: Workload, role: str) -> str | None:
@@ -165,6 +227,21 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """The rows as the README's table."""
+    lines = [
+        "| client | CPU per text | x raw | x framework floor | wall per call | x raw |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        wall = r["wall_per_call_s"]
+        lines.append(
+            f"| {r['client']} | {r['cpu_per_text_us']:.1f} µs | {_fmt(r['cpu_x_raw'])} | {_fmt(r['cpu_x_floor'])} | "
+            f"{wall * 1e3:.1f} ms | {_fmt(r['wall_x_raw'])} |"
+        )
+    return "\n".join(lines)
+
+
 def _selected(only: list[str]) -> list[Workload]:
     """Workloads whose name contains one of ``only`` (all without it), plus the raw rows their ratios need."""
     chosen = [w for w in WORKLOADS.values() if not only or any(o.lower() in w.name.lower() for o in only)]
@@ -207,8 +284,7 @@ def run_canned(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     workloads = _available(_selected(args.only))
     with responder() as url:
-        results = _sync_rounds([w for w in workloads if not w.asynchronous], url, items, args.rounds)
-        results += _async_rounds([w for w in workloads if w.asynchronous], url, items, args.rounds)
+        results = _rounds(workloads, url, items, args.rounds, args.gc_freeze)
     return summarize(results)
 
 
@@ -229,8 +305,7 @@ def run_real(args: argparse.Namespace) -> list[dict[str, Any]]:
     ]
     with LocalServer("embed", subprocess=True, startup_timeout=600) as srv:
         workloads = [WORKLOADS[n] for n in names]
-        results = _sync_rounds([w for w in workloads if not w.asynchronous], srv.url, lambda w: texts, args.rounds)
-        results += _async_rounds([w for w in workloads if w.asynchronous], srv.url, lambda w: texts, args.rounds)
+        results = _rounds(workloads, srv.url, lambda w: texts, args.rounds, args.gc_freeze)
     return summarize(results)
 
 
@@ -302,9 +377,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--texts", type=int, help="texts to embed (10,000; 256 with --real)")
     ap.add_argument("--rerank", type=int, default=1_000, help="texts to rerank")
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--only", action="append", default=[], help="only the clients whose name contains this")
     ap.add_argument("--json", help="also write the rows to this file")
+    ap.add_argument("--gc-freeze", action="store_true", help="gc.freeze() in each client's process after warm-up")
+    ap.add_argument("--markdown", action="store_true", help="the table as Markdown (as in the README)")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--instructions", action="store_true", help="instructions per text (valgrind)")
     mode.add_argument("--real", action="store_true", help="wall time on the local server's real embedding model")
@@ -317,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{r['client']:54} {r['instructions_per_text']:17,.0f} {_fmt(r['x_raw']):>6} {_fmt(r['x_floor']):>7}")
     else:
         rows = run_real(args) if args.real else run_canned(args)
-        print(table(rows))
+        print(markdown(rows) if args.markdown else table(rows))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(rows, f, indent=1)
