@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-PROGRAM = '''
+PROGRAM = """
 from langchain_core.documents import Document
 
 from hf_endpoint import AsyncTEIClient, AsyncTGIClient, Rank, TEIClient, TGIClient, completion
@@ -47,7 +47,7 @@ def transport() -> None:
     text: str | None = tgi.chat([{"role": "user", "content": "hi"}], max_tokens=8).choices[0].message.content
     result = completion(model="huggingface/" + URL, messages=[{"role": "user", "content": "hi"}])
     print(vectors, ranks[0].index, ranks[0].score, text, result, AsyncTEIClient(URL), AsyncTGIClient(URL))
-'''
+"""
 
 
 @pytest.mark.timeout(600)

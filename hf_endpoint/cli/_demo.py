@@ -143,11 +143,11 @@ def run_demo(url: str | None = None, embed_url: str | None = None) -> int:
 
             from langchain_hf_endpoint import ChatHFEndpoint, HFEndpointEmbeddings, HFEndpointReranker
 
-            embeddings = HFEndpointEmbeddings(endpoint_url=embed_base, query_prompt_name=query_prompt)
+            embeddings = HFEndpointEmbeddings(base_url=embed_base, query_prompt_name=query_prompt)
             store = InMemoryVectorStore.from_texts(_docs(), embeddings)
             question = QUESTION[0]["content"]
             found = store.as_retriever(search_kwargs={"k": 3}).invoke(question)
-            best = HFEndpointReranker(endpoint_url=embed_base, top_n=1).compress_documents(found, question)
+            best = HFEndpointReranker(base_url=embed_base, top_n=1).compress_documents(found, question)
             for doc in found:
                 print(f"   retrieved: {doc.page_content[:70]!r}")
             print(f"   reranked best ({best[0].metadata['relevance_score']:.3f}): {best[0].page_content[:70]!r}")
