@@ -118,8 +118,10 @@ class _Driver:
 
 
 def _serve_workload(conn: Any, name: str, url: str, texts: list[str], freeze: bool) -> None:
-    """A worker process: set ``name`` up, then answer ``"calibrate"`` and ``"sample"`` until ``"close"``."""
+    """A worker process: set ``name`` up when told to, then answer ``"calibrate"`` and ``"sample"`` until
+    ``"close"``."""
     try:
+        conn.recv()  # "setup": one worker at a time (warm-ups at once would overload a real model's server)
         driver = _Driver(name, url, texts)
         if freeze:  # what a long-running service can do after start-up (README, "Garbage collection")
             gc.freeze()
@@ -144,12 +146,13 @@ def _rounds(
     ctx = multiprocessing.get_context("spawn")
     workers: list[tuple[Samples, Any, Any]] = []
     try:
-        for w in workloads:  # (started together: their imports overlap; each warms up once ready)
+        for w in workloads:  # (the interpreters start together; each sets its client up when told)
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=_serve_workload, args=(child, w.name, url, items(w), freeze), daemon=True)
             proc.start()
             workers.append((Samples(w, len(items(w))), parent, proc))
         for samples, parent, _ in workers:
+            parent.send("setup")
             status = parent.recv()
             if status[0] == "error":
                 raise RuntimeError(f"{samples.workload.name}: {status[1]}")
@@ -186,8 +189,15 @@ def _reference(w: Workload, role: str) -> str | None:
     return floor if floor in WORKLOADS else None
 
 
+_ROLES = ("raw", "ours", "adapter", "floor", "peer")
+
+
 def summarize(results: Iterable[Samples]) -> list[dict[str, Any]]:
+    """A row a client: embed before rerank, sync before async, then raw, ours, adapters, floors, peers."""
     by_name = {s.workload.name: s for s in results}
+    order = sorted(
+        by_name.values(), key=lambda s: (s.workload.kind, s.workload.asynchronous, _ROLES.index(s.workload.role))
+    )
 
     def ratio(s: Samples, role: str, what: str) -> float | None:
         ref = by_name.get(_reference(s.workload, role) or "")
@@ -207,7 +217,7 @@ def summarize(results: Iterable[Samples]) -> list[dict[str, Any]]:
             "wall_per_call_s": statistics.median(s.wall),
             "wall_x_raw": ratio(s, "raw", "wall"),
         }
-        for s in by_name.values()
+        for s in order
     ]
 
 
