@@ -86,7 +86,7 @@ class FinalChunk:
             choices = chunk.choices
             if choices:
                 self._last = now
-                if self._first is None and any(c.delta.content or c.delta.tool_calls for c in choices):
+                if self._first is None and any([c.delta.content or c.delta.tool_calls for c in choices]):
                     self._first = now
             pending = self._pending
             if pending is not None:
@@ -99,7 +99,8 @@ class FinalChunk:
                         out.append(self._close(pending))
                     continue
                 out.append(pending)
-            if choices and all(c.finish_reason is not None for c in choices):
+            # (lists, not generators: this runs for every token of every stream)
+            if choices and None not in [c.finish_reason for c in choices]:
                 self._pending = chunk  # held until the usage chunk or the end, which come right after it
             elif not choices and chunk.usage is not None:
                 out.append(self._close(chunk))  # usage with no finished answer before it: kept as sent
