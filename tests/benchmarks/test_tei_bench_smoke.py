@@ -3,9 +3,12 @@ asserted."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,3 +40,31 @@ def test_tei_benchmark_runs() -> None:
         "embed: llama-index-core over raw aiohttp",
     ):
         assert row in proc.stdout, proc.stdout
+
+
+def _bench(*args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks.tei_bench", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_real_model_mode_runs() -> None:
+    """``--real``: the six rows against the local server's real embedding model."""
+    out = _bench("--real", "--texts", "8", "--rounds", "1", "--markdown")
+    assert out.count("| embed: ") == 6, out
+    assert "| embed: AsyncTEIClient |" in out
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="--instructions needs valgrind")
+def test_instructions_mode_counts() -> None:
+    """``--instructions``: a count per text for the chosen client and the raw row its ratio needs."""
+    out = _bench("--instructions", "--only", "rerank: AsyncTEIClient", "--rerank", "40")
+    rows = {line.split("  ")[0]: line.split()[-1] for line in out.splitlines()[1:]}
+    assert set(rows) == {"rerank: raw aiohttp", "rerank: AsyncTEIClient"}, out
+    assert rows["rerank: raw aiohttp"] == "1.00x" and rows["rerank: AsyncTEIClient"].endswith("x"), out
