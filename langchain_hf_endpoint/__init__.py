@@ -11,8 +11,36 @@ Transport errors surface as ``hf_endpoint``'s typed exceptions (``hf_endpoint.HF
 
 from __future__ import annotations
 
-from ._chat_model import ChatHFEndpoint
-from ._embeddings import HFEndpointEmbeddings
-from ._reranker import HFEndpointReranker
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._chat_model import ChatHFEndpoint
+    from ._embeddings import HFEndpointEmbeddings
+    from ._reranker import HFEndpointReranker
+
+# Each class is imported on first use (PEP 562): a program that only embeds or reranks does not load LangChain's
+# chat-model machinery (BaseChatModel, its callbacks and output classes), about half the import and a third of the
+# objects every full garbage collection then walks (tests/langchain/test_lc_imports.py).
+_LAZY: dict[str, str] = {
+    "ChatHFEndpoint": "._chat_model",
+    "HFEndpointEmbeddings": "._embeddings",
+    "HFEndpointReranker": "._reranker",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = ["ChatHFEndpoint", "HFEndpointEmbeddings", "HFEndpointReranker"]
