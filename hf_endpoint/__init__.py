@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .__about__ import __version__
+from ._lazy import lazy_names
 
 if TYPE_CHECKING:
     from ._arguments import rename_arguments
@@ -148,21 +149,6 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
 __all__ = [
     "BUILTIN_TEMPLATES",
     "TOKEN_ENV_VARS",
@@ -232,3 +218,5 @@ __all__ = [
     "rename_arguments",
     "resolve_token",
 ]
+
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)

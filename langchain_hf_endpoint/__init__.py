@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hf_endpoint._lazy import lazy_names
+
 if TYPE_CHECKING:
     from ._chat_model import ChatHFEndpoint
     from ._embeddings import HFEndpointEmbeddings
@@ -28,19 +30,6 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
 __all__ = ["ChatHFEndpoint", "HFEndpointEmbeddings", "HFEndpointReranker"]
+
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)
