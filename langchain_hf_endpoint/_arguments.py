@@ -1,6 +1,7 @@
 """``ChatHFEndpoint``'s constructor arguments: langchain-huggingface's and OpenAI's names taken where they mean the
 same thing, anything else refused naming the one probably meant (pydantic would drop it, and the request would go
-out without it: ``ChatHFEndpoint(endpoint_url=U, max_new_tokens=5)`` sent no limit)."""
+out without it: ``ChatHFEndpoint(endpoint_url=U, max_new_tokens=5)`` sent no limit). Also what every model class
+of the package does with its connection fields: the URL and key checks, the token, the key kept out of pickles."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 
 from hf_endpoint import Secret, rename_arguments, resolve_token
+from hf_endpoint._options import parse_endpoints
 
-__all__ = ["constructor_arguments", "field_token"]
+__all__ = ["check_connection", "constructor_arguments", "field_token", "state_without_key"]
 
 # Other integrations' names for our arguments (langchain-huggingface's HuggingFaceEndpoint / ChatHuggingFace, and
 # OpenAI's), so that switching to ChatHFEndpoint is a one-line change.
@@ -50,3 +52,31 @@ def field_token(api_key: SecretStr | None, from_env: bool) -> Secret | None:
         found = resolve_token(None)
         token = found if found == token else token
     return token
+
+
+def check_connection(model: Any, needs: str) -> None:
+    """What every model class of this package checks after validation: ``base_url`` given (``needs`` says what it
+    is), http(s), several endpoints each checked; with no ``api_key`` given, the environment's (marked as found
+    there, so that a 401 names where it came from)."""
+    if not model.base_url:
+        raise ValueError(
+            f"{type(model).__name__} needs base_url= (alias endpoint_url=): {needs}, e.g. "
+            "https://xyz.us-east-1.aws.endpoints.huggingface.cloud or http://127.0.0.1:8080"
+        )
+    if isinstance(model.base_url, str) and not model.base_url.startswith(("http://", "https://")):
+        raise ValueError(f"base_url={model.base_url!r} is not an http(s) URL")
+    parse_endpoints(model.base_url)  # (several endpoints: checked now, as one URL is)
+    if model.api_key is None:
+        token = resolve_token(None)
+        if token is not None:
+            model.api_key = SecretStr(token.get_secret_value())
+            model._token_from_env = True
+
+
+def state_without_key(state: dict[Any, Any], **private: Any) -> dict[Any, Any]:
+    """A model's pickled state without its key (the unpickled model reads it from the environment again, or is given
+    it anew), with the private attributes in ``private`` reset."""
+    state = {**state, "__dict__": {**state["__dict__"], "api_key": None}}
+    if state.get("__pydantic_private__"):
+        state["__pydantic_private__"] = {**state["__pydantic_private__"], "_token_from_env": False, **private}
+    return state

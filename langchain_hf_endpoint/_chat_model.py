@@ -16,10 +16,9 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
-from hf_endpoint import resolve_token
 from hf_endpoint._options import ChatOptions, ConnectionOptions, parse_endpoints
 
-from ._arguments import constructor_arguments, field_token
+from ._arguments import check_connection, constructor_arguments, field_token, state_without_key
 from ._clients import (
     ClientSettings,
     aclose_async_client,
@@ -157,33 +156,13 @@ class ChatHFEndpoint(BaseChatModel):
 
     @model_validator(mode="after")
     def _check(self) -> ChatHFEndpoint:
-        if not self.base_url:
-            raise ValueError(
-                "ChatHFEndpoint needs base_url= (alias endpoint_url=): the endpoint's URL, e.g. "
-                "https://xyz.us-east-1.aws.endpoints.huggingface.cloud or http://127.0.0.1:8080"
-            )
-        if isinstance(self.base_url, str) and not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url={self.base_url!r} is not an http(s) URL")
-        parse_endpoints(self.base_url)  # (several endpoints: checked now, as one URL is)
-        if self.api_key is None:
-            token = resolve_token(None)
-            if token is not None:
-                self.api_key = SecretStr(token.get_secret_value())
-                self._token_from_env = True
+        check_connection(self, "the endpoint's URL")
         return self
 
     def __getstate__(self) -> dict[Any, Any]:
         """Pickled (multiprocessing, caches) without the key, like ``dumps``: the unpickled model reads it from the
         environment again (``HF_TOKEN``...), or is given it anew."""
-        state: dict[Any, Any] = super().__getstate__()
-        state["__dict__"] = {**state["__dict__"], "api_key": None}
-        if state.get("__pydantic_private__"):
-            state["__pydantic_private__"] = {
-                **state["__pydantic_private__"],
-                "_token_from_env": False,
-                "_settings_memo": None,
-            }
-        return state
+        return state_without_key(super().__getstate__(), _settings_memo=None)
 
     @property
     def lc_secrets(self) -> dict[str, str]:

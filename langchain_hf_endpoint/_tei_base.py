@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, SecretStr, model_validator
 
-from hf_endpoint import rename_arguments, resolve_token
-from hf_endpoint._options import ConnectionOptions, TEIOptions, parse_endpoints
+from hf_endpoint import rename_arguments
+from hf_endpoint._options import ConnectionOptions, TEIOptions
 
-from ._arguments import field_token
+from ._arguments import check_connection, field_token, state_without_key
 from ._tei_clients import TEISettings, aclose_async_client, close_sync_client, get_async_client, get_sync_client
 
 if TYPE_CHECKING:
@@ -90,29 +90,12 @@ class TEIConnection(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Any:
-        name = type(self).__name__
-        if not self.base_url:
-            raise ValueError(
-                f"{name} needs base_url= (alias endpoint_url=): the TEI endpoint's URL, e.g. "
-                "https://xyz.us-east-1.aws.endpoints.huggingface.cloud or http://127.0.0.1:8080"
-            )
-        if isinstance(self.base_url, str) and not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url={self.base_url!r} is not an http(s) URL")
-        parse_endpoints(self.base_url)  # (several endpoints: checked now, as one URL is)
-        if self.api_key is None:
-            token = resolve_token(None)
-            if token is not None:
-                self.api_key = SecretStr(token.get_secret_value())
-                self._token_from_env = True
+        check_connection(self, "the TEI endpoint's URL")
         return self
 
     def __getstate__(self) -> dict[Any, Any]:
         """Pickled without the key: the unpickled object reads it from the environment again, or is given it."""
-        state: dict[Any, Any] = super().__getstate__()
-        state["__dict__"] = {**state["__dict__"], "api_key": None}
-        if state.get("__pydantic_private__"):
-            state["__pydantic_private__"] = {**state["__pydantic_private__"], "_token_from_env": False}
-        return state
+        return state_without_key(super().__getstate__())
 
     def _settings(self) -> TEISettings:
         # Built at each call (embeddings are called per batch, not per token): a frozen options object and a
