@@ -39,6 +39,7 @@ __all__ = [
     "rerank_body",
     "similarity_body",
     "tokenize_body",
+    "with_instruction",
 ]
 
 _EMBEDDINGS = TypeAdapter(list[list[float]])  # validated from the bytes in Rust, without json.loads' lists first
@@ -72,6 +73,11 @@ def check_texts(texts: str | Sequence[str], what: str = "texts") -> list[str]:
         if not text:
             raise InvalidRequestError(f"{what}[{i}] is an empty string; TEI refuses empty inputs (400): drop it")
     return out
+
+
+def with_instruction(texts: Sequence[str], instruction: str | None) -> list[str]:
+    """``texts`` with ``instruction`` written before each (E5's ``"query: "``, BGE's query instruction)."""
+    return [instruction + text for text in texts] if instruction else list(texts)
 
 
 def check_pairs(inputs: str | Sequence[str | Sequence[str]]) -> list[list[str]]:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Literal
 
 from langchain_core.embeddings import Embeddings
 from pydantic import Field
 
 from hf_endpoint import InvalidRequestError
+from hf_endpoint._tei_protocol import with_instruction
 
 from ._tei_base import TEIConnection
 
-__all__ = ["HFEndpointEmbeddings", "with_instruction"]
+__all__ = ["HFEndpointEmbeddings"]
 
 # What langchain-huggingface's ``model_kwargs`` may hold (its ``feature_extraction`` arguments), and where each goes.
 _MODEL_KWARGS = {
@@ -22,11 +22,6 @@ _MODEL_KWARGS = {
     "prompt_name": ("query_prompt_name", "document_prompt_name"),
     "dimensions": ("dimensions",),
 }
-
-
-def with_instruction(texts: Sequence[str], instruction: str | None) -> list[str]:
-    """``texts`` with ``instruction`` written before each (E5's ``"query: "``, BGE's query instruction)."""
-    return [instruction + text for text in texts] if instruction else list(texts)
 
 
 class HFEndpointEmbeddings(TEIConnection, Embeddings):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Literal
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
@@ -11,20 +10,16 @@ from llama_index.core.constants import DEFAULT_EMBED_BATCH_SIZE
 
 from hf_endpoint import Secret
 from hf_endpoint._options import TEIOptions, parse_endpoints
+from hf_endpoint._tei_protocol import with_instruction
 
 from ._tei import TEIConnection, constructor_arguments
 
-__all__ = ["HFEndpointEmbedding", "batching_from", "with_instruction"]
+__all__ = ["HFEndpointEmbedding", "batching_from"]
 
 #: LlamaIndex's own limit on ``embed_batch_size``.
 _MAX_BATCH = 2048
 #: Requests of one call the async transport sends at once (its default ``max_concurrency``).
 _CONCURRENCY = TEIOptions().max_concurrency
-
-
-def with_instruction(texts: Sequence[str], instruction: str | None) -> list[str]:
-    """``texts`` with ``instruction`` written before each (E5's ``"query: "``, BGE's query instruction)."""
-    return [instruction + text for text in texts] if instruction else list(texts)
 
 
 def batching_from(info: Any, batch_size: int | None, num_workers: int | None) -> tuple[int | None, int | None]:
