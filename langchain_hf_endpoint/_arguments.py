@@ -13,7 +13,7 @@ from pydantic import BaseModel, SecretStr
 from hf_endpoint import Secret, rename_arguments, resolve_token
 from hf_endpoint._options import parse_endpoints
 
-__all__ = ["check_connection", "constructor_arguments", "field_token", "state_without_key"]
+__all__ = ["check_connection", "constructor_arguments", "field_token", "read_environment_key", "state_without_key"]
 
 # Other integrations' names for our arguments (langchain-huggingface's HuggingFaceEndpoint / ChatHuggingFace, and
 # OpenAI's), so that switching to ChatHFEndpoint is a one-line change.
@@ -56,8 +56,7 @@ def field_token(api_key: SecretStr | None, from_env: bool) -> Secret | None:
 
 def check_connection(model: Any, needs: str) -> None:
     """What every model class of this package checks after validation: ``base_url`` given (``needs`` says what it
-    is), http(s), several endpoints each checked; with no ``api_key`` given, the environment's (marked as found
-    there, so that a 401 names where it came from)."""
+    is), http(s), several endpoints each checked; with no ``api_key`` given, the environment's."""
     if not model.base_url:
         raise ValueError(
             f"{type(model).__name__} needs base_url= (alias endpoint_url=): {needs}, e.g. "
@@ -66,6 +65,13 @@ def check_connection(model: Any, needs: str) -> None:
     if isinstance(model.base_url, str) and not model.base_url.startswith(("http://", "https://")):
         raise ValueError(f"base_url={model.base_url!r} is not an http(s) URL")
     parse_endpoints(model.base_url)  # (several endpoints: checked now, as one URL is)
+    read_environment_key(model)
+
+
+def read_environment_key(model: Any) -> None:
+    """With no ``api_key`` given, the environment's, marked as found there (so that a 401 names where it came from).
+    Read when the model is made or unpickled: the clients are shared by options, and options without a key would
+    share a client made before the environment had one."""
     if model.api_key is None:
         token = resolve_token(None)
         if token is not None:
@@ -74,8 +80,8 @@ def check_connection(model: Any, needs: str) -> None:
 
 
 def state_without_key(state: dict[Any, Any], **private: Any) -> dict[Any, Any]:
-    """A model's pickled state without its key (the unpickled model reads it from the environment again, or is given
-    it anew), with the private attributes in ``private`` reset."""
+    """A model's pickled state without its key (the unpickled model reads it from the environment again, see
+    :func:`read_environment_key`, or is given it anew), with the private attributes in ``private`` reset."""
     state = {**state, "__dict__": {**state["__dict__"], "api_key": None}}
     if state.get("__pydantic_private__"):
         state["__pydantic_private__"] = {**state["__pydantic_private__"], "_token_from_env": False, **private}

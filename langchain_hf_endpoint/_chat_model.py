@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field
 
 from hf_endpoint._options import ChatOptions, ConnectionOptions, parse_endpoints
 
-from ._arguments import check_connection, constructor_arguments, field_token, state_without_key
+from ._arguments import check_connection, constructor_arguments, field_token, read_environment_key, state_without_key
 from ._clients import (
     ClientSettings,
     aclose_async_client,
@@ -163,6 +163,10 @@ class ChatHFEndpoint(BaseChatModel):
         """Pickled (multiprocessing, caches) without the key, like ``dumps``: the unpickled model reads it from the
         environment again (``HF_TOKEN``...), or is given it anew."""
         return state_without_key(super().__getstate__(), _settings_memo=None)
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        read_environment_key(self)
 
     @property
     def lc_secrets(self) -> dict[str, str]:

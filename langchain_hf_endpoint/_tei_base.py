@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, SecretStr, model_valida
 from hf_endpoint import rename_arguments
 from hf_endpoint._options import ConnectionOptions, TEIOptions
 
-from ._arguments import check_connection, field_token, state_without_key
+from ._arguments import check_connection, field_token, read_environment_key, state_without_key
 from ._tei_clients import TEISettings, aclose_async_client, close_sync_client, get_async_client, get_sync_client
 
 if TYPE_CHECKING:
@@ -96,6 +96,10 @@ class TEIConnection(BaseModel):
     def __getstate__(self) -> dict[Any, Any]:
         """Pickled without the key: the unpickled object reads it from the environment again, or is given it."""
         return state_without_key(super().__getstate__())
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        read_environment_key(self)
 
     def _settings(self) -> TEISettings:
         # Built at each call (embeddings are called per batch, not per token): a frozen options object and a

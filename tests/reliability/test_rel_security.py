@@ -422,6 +422,25 @@ def test_langchain_pickle_drops_the_key(scripted: LocalServer, monkeypatch: pyte
     assert scripted.last_request()["headers"]["Authorization"] == f"Bearer {KEY}"
 
 
+def test_langchain_unpickled_model_reads_the_environment_not_a_shared_keyless_client(
+    scripted: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clients are shared by options: an unpickled model (key dropped) must read the environment's key itself, not
+    reuse the client a model made earlier, before the environment had a key, without one."""
+    from langchain_hf_endpoint import HFEndpointEmbeddings
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    url = scripted.url + "/"  # (a URL no other test's models share)
+    ChatHFEndpoint(base_url=url).invoke("hi")  # a keyless client for these options, now in the pool
+    assert "Authorization" not in scripted.last_request()["headers"]
+    data = pickle.dumps(ChatHFEndpoint(base_url=url, api_key=KEY))
+    embeddings = pickle.dumps(HFEndpointEmbeddings(base_url=url, api_key=KEY))
+    monkeypatch.setenv("HF_TOKEN", KEY)
+    pickle.loads(data).invoke("hi")
+    assert scripted.last_request()["headers"].get("Authorization") == f"Bearer {KEY}"
+    assert pickle.loads(embeddings).api_key.get_secret_value() == KEY
+
+
 # -------------------------------------------------------------------------------------------------------- TLS
 
 
